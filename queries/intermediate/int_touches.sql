@@ -1,0 +1,83 @@
+-- version: 1
+-- materialized: table
+-- description: >
+--   Every lead's journey (SPEC section 4): the sessions of its matched GA users that start in
+--   [created_at - lookback, created_at], ordered by start, ga_session_id, user_pseudo_id. A lead
+--   with no such session gets one fallback touch at its creation: from its UTM fields, else its
+--   LeadSource through config, else channel Unattributed.
+-- tests:
+--   - not_null: [lead_id, touch_index, n_touches, touch_at, source, medium, campaign, channel, match_method]
+--   - unique: [lead_id, touch_index]
+--   - accepted_values: {column: match_method, values: [client_id, gclid, user_id, utm, lead_source, none]}
+--   - relationships: {column: lead_id, to: stg_leads, field: lead_id}
+--   - assert: "SELECT lead_id FROM this GROUP BY lead_id HAVING COUNT(*) <> MAX(n_touches)"
+WITH window_sessions AS (
+    SELECT
+        u.lead_id,
+        u.match_method,
+        s.user_pseudo_id,
+        s.ga_session_id,
+        s.session_start AS touch_at,
+        s.source,
+        s.medium,
+        s.campaign,
+        s.channel
+    FROM int_lead_users u
+    JOIN stg_leads l ON l.lead_id = u.lead_id
+    JOIN stg_sessions s ON s.user_pseudo_id = u.user_pseudo_id
+    CROSS JOIN cfg_settings c
+    WHERE s.session_start <= l.created_at
+      AND CAST(s.session_start AS BIGINT) >= CAST(l.created_at AS BIGINT) - c.lookback_days * 86400000000
+),
+methods AS (
+    SELECT DISTINCT lead_id, match_method FROM int_lead_users
+),
+fallback AS (
+    SELECT
+        l.lead_id,
+        COALESCE(
+            m.match_method,
+            CASE
+                WHEN l.utm_source IS NOT NULL THEN 'utm'
+                WHEN ls.channel IS NOT NULL THEN 'lead_source'
+                ELSE 'none'
+            END
+        ) AS match_method,
+        CAST(NULL AS VARCHAR) AS user_pseudo_id,
+        CAST(NULL AS BIGINT) AS ga_session_id,
+        l.created_at AS touch_at,
+        COALESCE(l.utm_source, NULLIF(LOWER(TRIM(l.lead_source)), ''), '(none)') AS source,
+        CASE WHEN l.utm_source IS NOT NULL THEN COALESCE(l.utm_medium, '(none)') ELSE '(lead source)' END AS medium,
+        CASE WHEN l.utm_source IS NOT NULL THEN COALESCE(l.utm_campaign, '(not set)') ELSE '(not set)' END AS campaign,
+        CASE
+            WHEN l.utm_source IS NOT NULL
+                THEN channel_group(l.utm_source, COALESCE(l.utm_medium, '(none)'), COALESCE(l.utm_campaign, '(not set)'))
+            ELSE COALESCE(ls.channel, 'Unattributed')
+        END AS channel
+    FROM stg_leads l
+    LEFT JOIN methods m ON m.lead_id = l.lead_id
+    LEFT JOIN cfg_lead_source_channels ls ON ls.lead_source = LOWER(TRIM(l.lead_source))
+    WHERE NOT EXISTS (SELECT 1 FROM window_sessions w WHERE w.lead_id = l.lead_id)
+),
+touches AS (
+    SELECT * FROM window_sessions
+    UNION ALL
+    SELECT * FROM fallback
+)
+SELECT
+    t.lead_id,
+    ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.touch_at, t.ga_session_id, t.user_pseudo_id) AS touch_index,
+    COUNT(*) OVER (PARTITION BY t.lead_id) AS n_touches,
+    CASE WHEN t.ga_session_id IS NOT NULL THEN t.user_pseudo_id || ':' || CAST(t.ga_session_id AS VARCHAR) END AS session_key,
+    t.user_pseudo_id,
+    t.ga_session_id,
+    t.touch_at,
+    t.source,
+    t.medium,
+    t.campaign,
+    t.channel,
+    t.match_method,
+    l.created_at,
+    l.lead_month
+FROM touches t
+JOIN stg_leads l ON l.lead_id = t.lead_id

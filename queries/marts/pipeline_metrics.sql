@@ -1,0 +1,87 @@
+-- version: 1
+-- materialized: table
+-- partition_by: month
+-- description: >
+--   The pipeline-metrics mart (SPEC section 7): one row per (month, channel, campaign,
+--   attribution model). Month is the lead's creation month (a cohort); sessions count by
+--   session start month; spend by its date. Rows are the union of keys from credits, sessions,
+--   spend and lead-less opportunities (under every model, channel Unattributed, campaign
+--   (not set)). A ratio with a zero denominator is NULL.
+-- tests:
+--   - not_null: [month, channel, campaign, attribution_model, spend, sessions, leads, pipeline, revenue]
+--   - unique: [month, channel, campaign, attribution_model]
+--   - accepted_values: {column: attribution_model, values: [first_touch, last_touch, linear, time_decay, position_based, w_shaped, data_driven]}
+--   - row_count: {min: 1}
+WITH attribution_models AS (
+    SELECT column1 AS attribution_model
+    FROM (VALUES ('first_touch'), ('last_touch'), ('linear'), ('time_decay'), ('position_based'), ('w_shaped'), ('data_driven')) AS m
+),
+credited AS (
+    SELECT month, channel, campaign, attribution_model,
+           SUM(leads) AS leads, SUM(spam_leads) AS spam_leads, SUM(mqls) AS mqls, SUM(sqls) AS sqls,
+           SUM(opportunities) AS opportunities, SUM(won_deals) AS won_deals,
+           SUM(pipeline) AS pipeline, SUM(revenue) AS revenue
+    FROM attribution_touchpoints
+    WHERE credit <> 0
+    GROUP BY month, channel, campaign, attribution_model
+),
+sessions AS (
+    SELECT session_month AS month, channel, campaign, COUNT(*) AS sessions
+    FROM stg_sessions
+    GROUP BY session_month, channel, campaign
+),
+spend AS (
+    SELECT spend_month AS month, channel, campaign, SUM(spend) AS spend
+    FROM stg_spend
+    GROUP BY spend_month, channel, campaign
+),
+leadless_opportunities AS (
+    SELECT o.created_month AS month, 'Unattributed' AS channel, '(not set)' AS campaign,
+           CAST(COUNT(*) AS DOUBLE) AS opportunities,
+           SUM(CASE WHEN o.is_won THEN 1.0 ELSE 0.0 END) AS won_deals,
+           SUM(o.pipeline_amount) AS pipeline,
+           SUM(o.won_amount) AS revenue
+    FROM stg_opportunities o
+    WHERE NOT EXISTS (SELECT 1 FROM stg_leads l WHERE l.opportunity_id = o.opportunity_id)
+    GROUP BY o.created_month
+),
+facts AS (
+    SELECT month, channel, campaign, attribution_model, 0.0 AS spend, 0 AS sessions,
+           leads, spam_leads, mqls, sqls, opportunities, won_deals, pipeline, revenue
+    FROM credited
+    UNION ALL
+    SELECT s.month, s.channel, s.campaign, m.attribution_model, 0.0, s.sessions,
+           0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    FROM sessions s CROSS JOIN attribution_models m
+    UNION ALL
+    SELECT s.month, s.channel, s.campaign, m.attribution_model, s.spend, 0,
+           0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    FROM spend s CROSS JOIN attribution_models m
+    UNION ALL
+    SELECT o.month, o.channel, o.campaign, m.attribution_model, 0.0, 0,
+           0.0, 0.0, 0.0, 0.0, o.opportunities, o.won_deals, o.pipeline, o.revenue
+    FROM leadless_opportunities o CROSS JOIN attribution_models m
+),
+totals AS (
+    SELECT month, channel, campaign, attribution_model,
+           SUM(spend) AS spend, CAST(SUM(sessions) AS BIGINT) AS sessions,
+           SUM(leads) AS leads, SUM(spam_leads) AS spam_leads, SUM(mqls) AS mqls, SUM(sqls) AS sqls,
+           SUM(opportunities) AS opportunities, SUM(won_deals) AS won_deals,
+           SUM(pipeline) AS pipeline, SUM(revenue) AS revenue
+    FROM facts
+    GROUP BY month, channel, campaign, attribution_model
+)
+SELECT
+    month, channel, campaign, attribution_model,
+    spend, sessions, leads, spam_leads, mqls, sqls, opportunities, won_deals, pipeline, revenue,
+    spend / NULLIF(leads, 0) AS cpl,
+    spend / NULLIF(mqls, 0) AS cost_per_mql,
+    spend / NULLIF(sqls, 0) AS cost_per_sql,
+    spend / NULLIF(opportunities, 0) AS cost_per_opportunity,
+    spend / NULLIF(won_deals, 0) AS cac,
+    revenue / NULLIF(spend, 0) AS roas,
+    (revenue - spend) / NULLIF(spend, 0) AS roi,
+    spam_leads / NULLIF(leads, 0) AS spam_rate,
+    sqls / NULLIF(leads, 0) AS lead_to_sql_rate,
+    won_deals / NULLIF(opportunities, 0) AS win_rate
+FROM totals

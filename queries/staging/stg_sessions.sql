@@ -1,0 +1,72 @@
+-- version: 1
+-- materialized: table
+-- description: >
+--   One row per GA session (user_pseudo_id, ga_session_id): its start and its traffic source by
+--   the first rule that applies (SPEC section 3): gclid, then the earliest manual/UTM source,
+--   then the earliest external referrer, else (direct) / (none). Channel by the rules in
+--   config/channel_rules.yaml.
+-- tests:
+--   - not_null: [user_pseudo_id, ga_session_id, session_start, session_month, source, medium, campaign, channel]
+--   - unique: [user_pseudo_id, ga_session_id]
+WITH ordered AS (
+    SELECT
+        *,
+        ROW_NUMBER() OVER (
+            PARTITION BY user_pseudo_id, ga_session_id
+            ORDER BY event_at, source_file, source_line
+        ) AS event_order
+    FROM stg_ga_events
+),
+per_session AS (
+    SELECT
+        user_pseudo_id,
+        ga_session_id,
+        MIN(event_at) AS session_start,
+        BOOL_OR(gclid IS NOT NULL) AS has_gclid,
+        FIRST_VALUE(COALESCE(manual_campaign, utm_campaign) ORDER BY event_order)
+            FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS gclid_campaign,
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END ORDER BY event_order)
+            FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_source,
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END ORDER BY event_order)
+            FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_medium,
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END ORDER BY event_order)
+            FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_campaign,
+        FIRST_VALUE(external_referrer ORDER BY event_order)
+            FILTER (WHERE external_referrer IS NOT NULL) AS referrer_host
+    FROM ordered
+    GROUP BY user_pseudo_id, ga_session_id
+),
+sourced AS (
+    SELECT
+        user_pseudo_id,
+        ga_session_id,
+        session_start,
+        CASE
+            WHEN has_gclid THEN 'google'
+            WHEN tagged_source IS NOT NULL THEN tagged_source
+            WHEN referrer_host IS NOT NULL THEN referrer_host
+            ELSE '(direct)'
+        END AS source,
+        CASE
+            WHEN has_gclid THEN 'cpc'
+            WHEN tagged_source IS NOT NULL THEN COALESCE(tagged_medium, '(none)')
+            WHEN referrer_host IS NOT NULL THEN referrer_medium(referrer_host)
+            ELSE '(none)'
+        END AS medium,
+        CASE
+            WHEN has_gclid THEN COALESCE(gclid_campaign, '(not set)')
+            WHEN tagged_source IS NOT NULL THEN COALESCE(tagged_campaign, '(not set)')
+            ELSE '(not set)'
+        END AS campaign
+    FROM per_session
+)
+SELECT
+    user_pseudo_id,
+    ga_session_id,
+    session_start,
+    CAST(DATE_TRUNC('month', session_start) AS DATE) AS session_month,
+    source,
+    medium,
+    campaign,
+    channel_group(source, medium, campaign) AS channel
+FROM sourced

@@ -1,0 +1,269 @@
+//! The subcommands, each a few lines over the library.
+
+use std::collections::BTreeMap;
+
+use super::{Context, DemoArgs, GlobalArgs};
+use crate::demo::{generate, DemoOptions};
+use crate::error::{exit, Result};
+use crate::load::{self, LoadReport};
+
+/// Prints the load summary (or JSON) and returns the exit code: 4 when a file was unreadable.
+pub fn report_load(ctx: &Context, report: &LoadReport) -> i32 {
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("report serialises")
+        );
+    } else {
+        let mut per_table: BTreeMap<&str, [u64; 5]> = BTreeMap::new();
+        for f in &report.files {
+            let t = per_table.entry(&f.table).or_default();
+            t[0] += 1;
+            if f.skipped {
+                t[4] += 1;
+            } else {
+                t[1] += f.rows_read;
+                t[2] += f.rows_loaded;
+                t[3] += f.rows_quarantined;
+            }
+        }
+        println!(
+            "{:<20} {:>6} {:>12} {:>12} {:>12} {:>8}",
+            "table", "files", "rows read", "loaded", "quarantined", "skipped"
+        );
+        for (table, [files, read, loaded, quarantined, skipped]) in &per_table {
+            println!(
+                "{table:<20} {files:>6} {read:>12} {loaded:>12} {quarantined:>12} {skipped:>8}"
+            );
+        }
+        let bytes: u64 = report
+            .files
+            .iter()
+            .filter(|f| !f.skipped)
+            .map(|f| f.bytes)
+            .sum();
+        let rows = report.total(|f| f.rows_read);
+        let secs = report.seconds.max(1e-9);
+        println!(
+            "loaded {rows} rows ({:.1} MB) in {:.2}s: {:.0} rows/s, {:.1} MB/s",
+            bytes as f64 / 1e6,
+            report.seconds,
+            rows as f64 / secs,
+            bytes as f64 / 1e6 / secs
+        );
+        if report.total(|f| f.rows_quarantined) > 0 {
+            println!("quarantined rows are in the warehouse table `quarantine` (file, line, field, reason)");
+        }
+        for u in &report.unreadable {
+            println!("UNREADABLE {}: {}", u.file, u.message);
+        }
+    }
+    if report.unreadable.is_empty() {
+        exit::OK
+    } else {
+        exit::UNREADABLE_INPUT
+    }
+}
+
+pub async fn load(ctx: &Context) -> Result<i32> {
+    let report = load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await?;
+    Ok(report_load(ctx, &report))
+}
+
+pub async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<i32> {
+    let out = global.project.join(&args.out);
+    let options = DemoOptions {
+        seed: args.seed,
+        target_events: args.events,
+        ..DemoOptions::default()
+    };
+    let summary = generate(&out, &options)?;
+    if !global.quiet {
+        eprintln!(
+            "demo extracts in {}: {} GA events in {} daily files, {} leads, {} opportunities, {} spend rows, {} deliberately bad rows",
+            out.display(),
+            summary.ga_events,
+            summary.ga_files,
+            summary.leads,
+            summary.opportunities,
+            summary.spend_rows,
+            summary.bad_rows
+        );
+    }
+    if args.generate_only {
+        return Ok(exit::OK);
+    }
+    let ctx = Context::from_args(global)?;
+    let report = load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await?;
+    let code = report_load(&ctx, &report);
+    Ok(code)
+}
+
+use super::{OutputFormat, QueryArgs, RunArgs};
+use crate::run::publish::{BuildLock, Published};
+use crate::run::{RunOptions, RunReport, Runner};
+
+fn report_run(ctx: &Context, report: &RunReport) -> i32 {
+    if ctx.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("report serialises")
+        );
+    } else if report.published {
+        println!(
+            "run {} published: {} nodes in {:.2}s",
+            report.run_id,
+            report.nodes.len(),
+            report.seconds
+        );
+    } else {
+        println!(
+            "run {} NOT published: {} failure(s); the last published mart is unchanged",
+            report.run_id,
+            report.failures()
+        );
+    }
+    if report.published {
+        exit::OK
+    } else {
+        exit::MODEL_FAILURE
+    }
+}
+
+async fn run_models(ctx: &Context, args: &RunArgs) -> Result<RunReport> {
+    let _lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
+    let runner = Runner {
+        project: &ctx.project,
+        warehouse: &ctx.warehouse,
+        ctx: ctx.session()?,
+        progress: ctx.progress,
+    };
+    let options = RunOptions {
+        select: args.select.clone(),
+        full_refresh: args.full_refresh,
+    };
+    runner.run(&options).await
+}
+
+pub async fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    let report = run_models(ctx, args).await?;
+    Ok(report_run(ctx, &report))
+}
+
+pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    let loaded = load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await?;
+    let code = report_load(ctx, &loaded);
+    if code != exit::OK {
+        return Ok(code);
+    }
+    run(ctx, args).await
+}
+
+/// A session with the loaded tables and every published mart registered by model name
+/// (the highest version of each).
+pub async fn query_session(ctx: &Context) -> Result<datafusion::prelude::SessionContext> {
+    let session = ctx.session()?;
+    crate::run::tables::register_loaded(&session, &ctx.warehouse).await?;
+    crate::run::tables::register_settings(&session, &ctx.project)?;
+    if let Some(published) = Published::read(&ctx.warehouse).await? {
+        let mut latest: BTreeMap<&str, (&String, &crate::run::publish::Success)> = BTreeMap::new();
+        for (key, s) in &published.models {
+            if latest
+                .get(s.model.as_str())
+                .is_none_or(|(_, o)| o.version < s.version)
+            {
+                latest.insert(&s.model, (key, s));
+            }
+        }
+        for (name, (key, s)) in latest {
+            crate::run::register_published(
+                &session,
+                &ctx.warehouse,
+                name,
+                &published.dir_of(key),
+                s,
+            )
+            .await?;
+        }
+    }
+    Ok(session)
+}
+
+pub async fn test(ctx: &Context) -> Result<i32> {
+    let session = query_session(ctx).await?;
+    let models = crate::run::model::discover(&ctx.project.queries_dir())?;
+    let mut failed = 0;
+    for m in &models {
+        let outcomes = if m.is_test {
+            vec![crate::run::audit::run_assertion_file(&session, &m.name, &m.sql).await]
+        } else if m.header.materialized == crate::run::model::Materialization::View
+            || session.table_exist(m.name.as_str())?
+        {
+            if m.header.materialized == crate::run::model::Materialization::View {
+                continue;
+            }
+            crate::run::audit::run_tests(&session, &m.name, &m.header.tests).await
+        } else {
+            ctx.progress
+                .line(&format!("{}: not published, no tests run", m.name));
+            continue;
+        };
+        for o in outcomes {
+            let status = if o.passed { "PASS" } else { "FAIL" };
+            failed += usize::from(!o.passed);
+            println!(
+                "{status} {}: {}{}",
+                m.name,
+                o.name,
+                o.message
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_else(|| if o.failing_rows > 0 {
+                        format!(" ({} failing rows)", o.failing_rows)
+                    } else {
+                        String::new()
+                    })
+            );
+        }
+    }
+    Ok(if failed == 0 {
+        exit::OK
+    } else {
+        exit::MODEL_FAILURE
+    })
+}
+
+pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
+    let session = query_session(ctx).await?;
+    let batches = session
+        .sql(&args.sql)
+        .await
+        .map_err(|e| crate::Error::Query(e.to_string()))?
+        .collect()
+        .await?;
+    let mut out = Vec::new();
+    match args.format {
+        OutputFormat::Table => {
+            out = arrow::util::pretty::pretty_format_batches(&batches)?
+                .to_string()
+                .into_bytes();
+            out.push(b'\n');
+        }
+        OutputFormat::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
+            for b in &batches {
+                w.write(b)?;
+            }
+        }
+        OutputFormat::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut out);
+            w.write_batches(&batches.iter().collect::<Vec<_>>())?;
+            w.finish()?;
+            out.push(b'\n');
+        }
+    }
+    use std::io::Write;
+    std::io::stdout().write_all(&out)?;
+    Ok(exit::OK)
+}

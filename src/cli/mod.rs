@@ -1,0 +1,220 @@
+//! The command line: raw flags (clap) are validated into a [`Context`] that builds the library
+//! objects; each subcommand is a few lines over the library. Exit codes: see [`crate::error::exit`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Project;
+use crate::engine::{parse_size, EngineOptions};
+use crate::error::{exit, Error, Result};
+use crate::progress::Progress;
+use crate::warehouse::Warehouse;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  a model failed to build or a data test failed (nothing was published)
+  2  usage or configuration error (bad flag, bad YAML, unknown table, cycle between models)
+  3  another build holds the warehouse lock
+  4  an input file could not be read at all (bad rows are quarantined, not fatal)
+  5  warehouse or internal error";
+
+#[derive(Debug, Parser)]
+#[command(name = "clearsight", version, about = "Judge B2B marketing channels by pipeline and revenue, not cost per lead.",
+    long_about = "Clearsight joins GA4 web analytics, CRM leads and opportunities, and ad spend, and builds a \
+pipeline-metrics mart (Parquet) that judges every channel and campaign by pipeline and revenue.\n\n\
+Typical nightly job:  clearsight build   (load + run + test + publish)\n\
+First look:           clearsight demo",
+    after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Project folder: holds config/, queries/ and (by default) the warehouse.
+    #[arg(
+        long,
+        short = 'C',
+        global = true,
+        env = "CLEARSIGHT_PROJECT",
+        default_value = "."
+    )]
+    pub project: PathBuf,
+    /// Warehouse location, overriding config/sources.yaml: a folder or a URL (s3://, gs://, az://, memory://).
+    #[arg(long, global = true, env = "CLEARSIGHT_WAREHOUSE")]
+    pub warehouse: Option<String>,
+    /// Memory the query engine may use before it spills to disk, e.g. 4G or 512M.
+    #[arg(long, global = true, env = "CLEARSIGHT_MEMORY_LIMIT")]
+    pub memory_limit: Option<String>,
+    /// Folder for spill files (default: the system temp folder).
+    #[arg(long, global = true, env = "CLEARSIGHT_SPILL_DIR")]
+    pub spill_dir: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long, short, global = true, env = "CLEARSIGHT_QUIET")]
+    pub quiet: bool,
+    /// Print the command's summary as JSON on stdout (for schedulers).
+    #[arg(long, global = true, env = "CLEARSIGHT_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read every source in config/sources.yaml into the warehouse's canonical tables.
+    /// Rejected rows go to the quarantine table with file, line, field and reason.
+    Load,
+    /// Build the SQL models of queries/, test them, and publish the marts (all or nothing).
+    Run(RunArgs),
+    /// Run the data tests of the published marts (no build).
+    Test,
+    /// load + run: the nightly job.
+    Build(RunArgs),
+    /// Run SQL over the published marts and the loaded tables.
+    Query(QueryArgs),
+    /// Generate demo extracts (GA4, Salesforce, HubSpot, ad platforms) and build the mart from them.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Models to build, dbt-style: `model`, `+model` (with its ancestors), `model+` (with its
+    /// descendants). Repeat or separate with commas. Default: every model.
+    #[arg(long, short, env = "CLEARSIGHT_SELECT", value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Rebuild models even when their SQL, settings and inputs are unchanged.
+    #[arg(long, env = "CLEARSIGHT_FULL_REFRESH")]
+    pub full_refresh: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL. Tables: every published mart by model name (pipeline_metrics, ...) and the
+    /// loaded tables (ga_events, crm_leads, crm_opportunities, ad_spend, quarantine).
+    pub sql: String,
+    /// Output format.
+    #[arg(
+        long,
+        short,
+        env = "CLEARSIGHT_FORMAT",
+        value_enum,
+        default_value = "table"
+    )]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo extracts are written (relative to the project).
+    #[arg(long, env = "CLEARSIGHT_DEMO_DIR", default_value = "demo-data")]
+    pub out: PathBuf,
+    /// Roughly how many GA4 events to generate.
+    #[arg(long, env = "CLEARSIGHT_DEMO_EVENTS", default_value_t = 60_000)]
+    pub events: u64,
+    /// Seed of the generator: the same seed gives the same extracts.
+    #[arg(long, env = "CLEARSIGHT_DEMO_SEED", default_value_t = 42)]
+    pub seed: u64,
+    /// Only write the extracts; do not load or build.
+    #[arg(long)]
+    pub generate_only: bool,
+}
+
+/// Validated, high-level settings shared by the subcommands.
+pub struct Context {
+    pub project: Project,
+    pub warehouse: Warehouse,
+    pub engine: EngineOptions,
+    pub progress: Progress,
+    pub json: bool,
+}
+
+impl Context {
+    pub fn from_args(args: &GlobalArgs) -> Result<Self> {
+        let mut project = Project::open(&args.project)?;
+        if let Some(w) = &args.warehouse {
+            project.sources.warehouse = w.clone();
+        }
+        let warehouse = Warehouse::open(&project.warehouse_url())?;
+        let memory_limit = args
+            .memory_limit
+            .as_deref()
+            .map(parse_size)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("--memory-limit: {e}")))?;
+        Ok(Context {
+            project,
+            warehouse,
+            engine: EngineOptions {
+                memory_limit,
+                spill_dir: args.spill_dir.clone(),
+                target_partitions: None,
+            },
+            progress: Progress { quiet: args.quiet },
+            json: args.json,
+        })
+    }
+}
+
+impl Context {
+    /// The query engine session for this project (see [`crate::engine`]).
+    pub fn session(&self) -> Result<datafusion::prelude::SessionContext> {
+        let cfg: crate::udf::channel::ChannelRulesConfig =
+            self.project.settings("channel_rules.yaml")?;
+        let rules = crate::udf::channel::ChannelRules::compile(&cfg)
+            .map_err(|e| Error::config("config/channel_rules.yaml", e))?;
+        crate::engine::session(&self.warehouse, &self.engine, std::sync::Arc::new(rules))
+    }
+}
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run_command(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn run_command(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Load => {
+            let ctx = Context::from_args(&cli.global)?;
+            commands::load(&ctx).await
+        }
+        Command::Demo(args) => commands::demo(&cli.global, args).await,
+        Command::Run(args) => commands::run(&Context::from_args(&cli.global)?, args).await,
+        Command::Build(args) => commands::build(&Context::from_args(&cli.global)?, args).await,
+        Command::Test => commands::test(&Context::from_args(&cli.global)?).await,
+        Command::Query(args) => commands::query(&Context::from_args(&cli.global)?, args).await,
+    }
+}
+
+pub mod commands;

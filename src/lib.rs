@@ -1,0 +1,24 @@
+//! Clearsight: joins GA4, CRM and ad spend, and judges every channel and campaign by pipeline
+//! and revenue instead of cost per lead.
+//!
+//! - [`load`] reads raw extracts into canonical Parquet tables in the [`warehouse`];
+//! - [`run`] executes the versioned SQL models of `queries/` with DataFusion and publishes the
+//!   marts atomically;
+//! - [`engine`] is the one place a DataFusion session is built; [`udf`] the one registry of
+//!   Clearsight's Rust functions;
+//! - [`demo`] writes realistic extracts in the real formats;
+//! - [`cli`] is the command line, a thin layer over the rest.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod error;
+pub mod load;
+pub mod progress;
+pub mod run;
+pub mod sources;
+pub mod udf;
+pub mod warehouse;
+
+pub use error::{Error, Result};

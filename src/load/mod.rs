@@ -1,0 +1,253 @@
+//! `clearsight load`: every configured source to canonical Parquet tables in the warehouse.
+//!
+//! Each input file is hashed (xxh3-128 of its bytes). A file whose hash is already in the load
+//! manifest (`_loads/<hash>.json`) is skipped, so loading twice adds nothing. Otherwise its
+//! rows go to `raw/<table>/<hash>.parquet` and its rejected rows to
+//! `raw/quarantine/<hash>.parquet`, then the manifest entry is written last.
+
+pub mod crm;
+pub mod ga4;
+pub mod rows;
+pub mod schema;
+pub mod spend;
+pub mod values;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Project, Source, SourceKind, SourcesConfig};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::sources::{expand, read_input, InputFile};
+use crate::warehouse::{parquet_bytes, Warehouse};
+use rows::{CsvOutcome, Rejection, RowCollector};
+
+/// One input file parsed: its canonical rows and its rejected rows.
+pub struct Parsed {
+    pub batch: RecordBatch,
+    pub rows_read: u64,
+    pub rejections: Vec<Rejection>,
+}
+
+impl Parsed {
+    fn new(rows: RowCollector, outcome: CsvOutcome) -> Result<Self, String> {
+        Ok(Parsed {
+            batch: rows.finish().map_err(|e| e.to_string())?,
+            rows_read: outcome.rows_read,
+            rejections: outcome.rejections,
+        })
+    }
+}
+
+/// What loading one file did; also the manifest entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileLoad {
+    pub file: String,
+    pub kind: SourceKind,
+    pub table: String,
+    pub content_hash: String,
+    pub bytes: u64,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_quarantined: u64,
+    /// Already in the manifest: nothing was written.
+    pub skipped: bool,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UnreadableFile {
+    pub file: String,
+    pub message: String,
+}
+
+/// The summary `clearsight load` prints (and `--json` emits).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub files: Vec<FileLoad>,
+    pub unreadable: Vec<UnreadableFile>,
+    pub seconds: f64,
+}
+
+impl LoadReport {
+    pub fn total(&self, f: impl Fn(&FileLoad) -> u64) -> u64 {
+        self.files.iter().filter(|l| !l.skipped).map(f).sum()
+    }
+}
+
+/// Parses one file's bytes according to its source kind.
+pub fn parse_file(
+    source: &Source,
+    cfg: &SourcesConfig,
+    file_name: &str,
+    bytes: Bytes,
+) -> Result<Parsed, String> {
+    match source.kind {
+        SourceKind::Ga4Json => ga4::parse_json(file_name, &bytes),
+        SourceKind::Ga4Parquet => ga4::parse_parquet(file_name, bytes),
+        kind => {
+            let text = rows::decode_text(&bytes)?;
+            match kind {
+                SourceKind::SalesforceLeads
+                | SourceKind::SalesforceOpportunities
+                | SourceKind::HubspotContacts
+                | SourceKind::HubspotDeals => {
+                    crm::parse(kind, &source.fields, cfg, file_name, &text)
+                }
+                _ => spend::parse(source, cfg, file_name, &text),
+            }
+        }
+    }
+}
+
+fn quarantine_batch(
+    file: &str,
+    table: &str,
+    hash: &str,
+    rejections: &[Rejection],
+) -> Result<RecordBatch> {
+    let n = rejections.len();
+    let text = |f: &dyn Fn(&Rejection) -> &str| {
+        Arc::new(StringArray::from_iter_values(rejections.iter().map(f)))
+    };
+    Ok(RecordBatch::try_new(
+        schema::QUARANTINE.clone(),
+        vec![
+            Arc::new(StringArray::from(vec![file; n])),
+            Arc::new(StringArray::from(vec![table; n])),
+            Arc::new(Int64Array::from_iter_values(
+                rejections.iter().map(|r| r.line as i64),
+            )),
+            text(&|r| &r.field),
+            text(&|r| &r.reason),
+            text(&|r| &r.raw),
+            Arc::new(StringArray::from(vec![hash; n])),
+        ],
+    )?)
+}
+
+fn manifest_path(hash: &str) -> String {
+    format!("_loads/{hash}.json")
+}
+
+async fn load_file(
+    warehouse: &Warehouse,
+    cfg: &SourcesConfig,
+    source: &Source,
+    input: &InputFile,
+) -> Result<FileLoad> {
+    let started = Instant::now();
+    let bytes = read_input(input).await?;
+    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes));
+    let table = source.kind.table();
+    let mut load = FileLoad {
+        file: input.display.clone(),
+        kind: source.kind,
+        table: table.to_string(),
+        content_hash: hash.clone(),
+        bytes: bytes.len() as u64,
+        rows_read: 0,
+        rows_loaded: 0,
+        rows_quarantined: 0,
+        skipped: false,
+        seconds: 0.0,
+    };
+    if let Some(previous) = warehouse.get(&manifest_path(&hash)).await? {
+        let previous: FileLoad = serde_json::from_slice(&previous)
+            .map_err(|e| Error::warehouse(warehouse.url_of(&manifest_path(&hash)), e))?;
+        load.rows_read = previous.rows_read;
+        load.rows_loaded = previous.rows_loaded;
+        load.rows_quarantined = previous.rows_quarantined;
+        load.skipped = true;
+        return Ok(load);
+    }
+    let (source_c, cfg_c, name) = (source.clone(), cfg.clone(), input.name.clone());
+    let parsed = tokio::task::spawn_blocking(move || parse_file(&source_c, &cfg_c, &name, bytes))
+        .await
+        .map_err(|e| Error::warehouse(&input.display, e))?
+        .map_err(|message| Error::UnreadableInput {
+            file: input.display.clone(),
+            message,
+        })?;
+    if parsed.batch.num_rows() > 0 {
+        let data = parquet_bytes(parsed.batch.schema(), std::slice::from_ref(&parsed.batch))?;
+        warehouse
+            .put(&format!("raw/{table}/{hash}.parquet"), data)
+            .await?;
+    }
+    if !parsed.rejections.is_empty() {
+        let q = quarantine_batch(&input.name, table, &hash, &parsed.rejections)?;
+        let data = parquet_bytes(q.schema(), &[q])?;
+        warehouse
+            .put(&format!("raw/quarantine/{hash}.parquet"), data)
+            .await?;
+    }
+    load.rows_read = parsed.rows_read;
+    load.rows_loaded = parsed.batch.num_rows() as u64;
+    load.rows_quarantined = parsed.rejections.len() as u64;
+    load.seconds = started.elapsed().as_secs_f64();
+    let entry = serde_json::to_vec_pretty(&load).expect("manifest entry serialises");
+    warehouse
+        .put(&manifest_path(&hash), Bytes::from(entry))
+        .await?;
+    Ok(load)
+}
+
+/// Loads every configured source. Files that cannot be read at all are reported in
+/// `unreadable`; rows that fail validation are quarantined and the rest of the file loads.
+pub async fn load(
+    project: &Project,
+    warehouse: &Warehouse,
+    progress: &Progress,
+) -> Result<LoadReport> {
+    let started = Instant::now();
+    let mut report = LoadReport::default();
+    let mut work = Vec::new();
+    for source in &project.sources.sources {
+        match expand(&project.dir, &source.path).await {
+            Ok(files) if files.is_empty() => report.unreadable.push(UnreadableFile {
+                file: source.path.clone(),
+                message: "no file matches this path".into(),
+            }),
+            Ok(files) => work.extend(files.into_iter().map(|f| (source, f))),
+            Err(e) => report.unreadable.push(UnreadableFile {
+                file: source.path.clone(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    let total = work.len();
+    let cfg = &project.sources;
+    let mut results = futures::stream::iter(work.iter().map(|(source, input)| async move {
+        (input, load_file(warehouse, cfg, source, input).await)
+    }))
+    .buffer_unordered(2);
+    let mut done = 0;
+    while let Some((input, result)) = results.next().await {
+        done += 1;
+        match result {
+            Ok(load) => {
+                progress.file_loaded(done, total, &load);
+                report.files.push(load);
+            }
+            Err(Error::UnreadableInput { file, message }) => {
+                progress.line(&format!(
+                    "[{done}/{total}] {file}: cannot be read: {message}"
+                ));
+                report.unreadable.push(UnreadableFile { file, message });
+            }
+            Err(other) => {
+                progress.line(&format!("[{done}/{total}] {}: {other}", input.display));
+                return Err(other);
+            }
+        }
+    }
+    report.files.sort_by(|a, b| a.file.cmp(&b.file));
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}

@@ -1,0 +1,183 @@
+//! Strict parsers for the values found in CRM and spend extracts (SPEC section 8, Loading).
+//! Each returns `Err(reason)` with a message meant for the quarantine table.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+
+/// A timestamp as microseconds since the epoch, UTC. Accepts RFC 3339 (`2024-01-05T10:22:33.000Z`,
+/// with any offset), `YYYY-MM-DD HH:MM[:SS[.fff]]` (taken as UTC) and a bare date (midnight UTC).
+/// Impossible dates such as `2024-02-30` are rejected, never rolled over.
+pub fn timestamp_micros(raw: &str) -> Result<i64, String> {
+    let s = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc).timestamp_micros());
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Ok(Utc.from_utc_datetime(&t).timestamp_micros());
+        }
+    }
+    if let Ok(d) = date(s) {
+        return Ok(Utc
+            .from_utc_datetime(&d.and_time(NaiveTime::MIN))
+            .timestamp_micros());
+    }
+    Err(format!("not a valid timestamp: {s:?}"))
+}
+
+/// A date, ISO `YYYY-MM-DD` or US `M/D/YYYY`.
+pub fn date(raw: &str) -> Result<NaiveDate, String> {
+    let s = raw.trim();
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(s, "%m/%d/%Y"))
+        .map_err(|_| format!("not a valid date: {s:?}"))
+}
+
+/// Days since the epoch, for Arrow's Date32.
+pub fn date32(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+}
+
+/// `true`/`false` in any case, trimmed. Empty, `1` and `0` are rejected.
+pub fn boolean(raw: &str) -> Result<bool, String> {
+    let s = raw.trim();
+    if s.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if s.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(format!("not a boolean (true/false): {s:?}"))
+    }
+}
+
+/// A money amount or a count: thousands separators, currency signs and codes are removed.
+/// Empty gives `None`.
+pub fn amount(raw: &str) -> Result<Option<f64>, String> {
+    let cleaned: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ',' | ' ' | '$' | '€' | '£' | '¥' | '\u{a0}'))
+        .collect();
+    if cleaned.is_empty() || cleaned == "--" {
+        return Ok(None);
+    }
+    // A currency code before or after the number ("USD 12", "12EUR").
+    let cleaned = cleaned.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let cleaned = cleaned.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    cleaned
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(Some)
+        .ok_or_else(|| format!("not a number: {:?}", raw.trim()))
+}
+
+/// A whole count (impressions, clicks); empty gives `None`.
+pub fn count(raw: &str) -> Result<Option<i64>, String> {
+    match amount(raw)? {
+        None => Ok(None),
+        Some(v) if v.fract() == 0.0 && v >= 0.0 => Ok(Some(v as i64)),
+        Some(_) => Err(format!("not a whole count: {:?}", raw.trim())),
+    }
+}
+
+/// The GA client id held in a CRM field: the last two dot-separated parts, so the raw `_ga`
+/// cookie `GA1.1.123456789.1704412800` and `123456789.1704412800` both give the latter.
+pub fn ga_client_id(raw: &str) -> Option<String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return None;
+    }
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() < 2 {
+        return Some(s.to_string());
+    }
+    Some(parts[parts.len() - 2..].join("."))
+}
+
+/// Lower-case hex SHA-256 of the lower-cased, trimmed email: the value GA4 receives as `user_id`.
+pub fn email_sha256(raw: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let s = raw.trim().to_lowercase();
+    if s.is_empty() {
+        return None;
+    }
+    let digest = Sha256::digest(s.as_bytes());
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// An optional text field: trimmed, `None` when empty.
+pub fn text(raw: &str) -> Option<String> {
+    let s = raw.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feb_30_is_rejected_not_rolled_over() {
+        assert!(timestamp_micros("2024-02-30T00:00:00Z").is_err());
+        assert!(date("2024-02-30").is_err());
+    }
+
+    #[test]
+    fn salesforce_timestamp_parses_as_utc() {
+        // 2024-01-05T10:22:33Z = 1704450153 s
+        assert_eq!(
+            timestamp_micros("2024-01-05T10:22:33.000Z").unwrap(),
+            1_704_450_153_000_000
+        );
+        assert_eq!(
+            timestamp_micros("2024-01-05T11:22:33+01:00").unwrap(),
+            1_704_450_153_000_000
+        );
+    }
+
+    #[test]
+    fn booleans_are_strict() {
+        assert_eq!(boolean(" TRUE ").unwrap(), true);
+        assert_eq!(boolean("false").unwrap(), false);
+        for bad in ["", "1", "0", "yes"] {
+            assert!(boolean(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn amounts_drop_separators_and_signs() {
+        assert_eq!(
+            amount("\"1,234.56\"".trim_matches('"')).unwrap(),
+            Some(1234.56)
+        );
+        assert_eq!(amount("$1,234.50").unwrap(), Some(1234.5));
+        assert_eq!(amount("USD 12").unwrap(), Some(12.0));
+        assert_eq!(amount("").unwrap(), None);
+        assert!(amount("twelve").is_err());
+    }
+
+    #[test]
+    fn ga_cookie_gives_last_two_parts() {
+        assert_eq!(
+            ga_client_id("GA1.1.123456789.1704412800").unwrap(),
+            "123456789.1704412800"
+        );
+        assert_eq!(
+            ga_client_id("123456789.1704412800").unwrap(),
+            "123456789.1704412800"
+        );
+    }
+
+    #[test]
+    fn email_hash_is_lowercased_and_trimmed() {
+        // sha256("a@b.com")
+        assert_eq!(
+            email_sha256("  A@B.com ").unwrap(),
+            "fb98d44ad7501a959f3f4f4a3f004fe2d9e581ea6207e218c4b02c08a4d75adf"
+        );
+    }
+}

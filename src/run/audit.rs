@@ -1,0 +1,151 @@
+//! Data tests on a staged model output (the "audit" of write-audit-publish). Each test is a
+//! query counting failing rows; a test fails when that count is not zero.
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use super::model::DataTest;
+use crate::error::Result;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TestOutcome {
+    pub name: String,
+    pub failing_rows: u64,
+    pub passed: bool,
+    pub message: Option<String>,
+}
+
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// The query counting failing rows of a test on `table`, and the test's display name.
+fn failing_rows_sql(table: &str, test: &DataTest) -> Vec<(String, String)> {
+    let t = ident(table);
+    match test {
+        DataTest::NotNull(cols) => cols
+            .iter()
+            .map(|c| (format!("not_null({c})"), format!("SELECT COUNT(*) FROM {t} WHERE {} IS NULL", ident(c))))
+            .collect(),
+        DataTest::Unique(cols) => {
+            let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+            vec![(
+                format!("unique({})", cols.join(", ")),
+                format!("SELECT COUNT(*) FROM (SELECT {list} FROM {t} GROUP BY {list} HAVING COUNT(*) > 1) d"),
+            )]
+        }
+        DataTest::AcceptedValues { column, values } => {
+            let list = values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ");
+            vec![(
+                format!("accepted_values({column})"),
+                format!("SELECT COUNT(*) FROM {t} WHERE {c} IS NOT NULL AND CAST({c} AS VARCHAR) NOT IN ({list})", c = ident(column)),
+            )]
+        }
+        DataTest::Relationships { column, to, field } => vec![(
+            format!("relationships({column} -> {to}.{field})"),
+            format!(
+                "SELECT COUNT(*) FROM {t} c WHERE c.{col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {to} p WHERE p.{f} = c.{col})",
+                col = ident(column),
+                to = ident(to),
+                f = ident(field)
+            ),
+        )],
+        DataTest::RowCount { min, max } => {
+            let mut cond = Vec::new();
+            if let Some(min) = min {
+                cond.push(format!("n < {min}"));
+            }
+            if let Some(max) = max {
+                cond.push(format!("n > {max}"));
+            }
+            let cond = if cond.is_empty() { "false".to_string() } else { cond.join(" OR ") };
+            vec![(
+                format!("row_count(min {min:?}, max {max:?})"),
+                format!("SELECT CASE WHEN {cond} THEN n ELSE 0 END FROM (SELECT COUNT(*) AS n FROM {t}) c"),
+            )]
+        }
+        DataTest::Assert(sql) => vec![(
+            format!("assert: {}", sql.split_whitespace().collect::<Vec<_>>().join(" ")),
+            format!("SELECT COUNT(*) FROM ({}) failing", sql.replace("{{this}}", &t)),
+        )],
+    }
+}
+
+async fn count(ctx: &SessionContext, sql: &str) -> Result<u64> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let batch = batches.first().filter(|b| b.num_rows() > 0);
+    let Some(batch) = batch else { return Ok(0) };
+    let column = datafusion::arrow::compute::cast(
+        batch.column(0),
+        &datafusion::arrow::datatypes::DataType::Int64,
+    )?;
+    let values = column.as_primitive::<Int64Type>();
+    Ok(if values.is_null(0) {
+        0
+    } else {
+        values.value(0).max(0) as u64
+    })
+}
+
+/// Runs a model's header tests against the registered table `table`. `this` in an assertion's
+/// SQL is the model's staged output.
+pub async fn run_tests(ctx: &SessionContext, table: &str, tests: &[DataTest]) -> Vec<TestOutcome> {
+    let mut outcomes = Vec::new();
+    for test in tests {
+        for (name, sql) in failing_rows_sql(table, test) {
+            let sql = if matches!(test, DataTest::Assert(_)) {
+                with_this(&sql, table)
+            } else {
+                sql
+            };
+            outcomes.push(match count(ctx, &sql).await {
+                Ok(n) => TestOutcome {
+                    name,
+                    failing_rows: n,
+                    passed: n == 0,
+                    message: None,
+                },
+                Err(e) => TestOutcome {
+                    name,
+                    failing_rows: 0,
+                    passed: false,
+                    message: Some(e.to_string()),
+                },
+            });
+        }
+    }
+    outcomes
+}
+
+/// Replaces the table name `this` in an assertion with the model's table, via a CTE.
+fn with_this(sql: &str, table: &str) -> String {
+    format!("WITH this AS (SELECT * FROM {}) {sql}", ident(table))
+}
+
+/// A test file: SQL returning failing rows.
+pub async fn run_assertion_file(ctx: &SessionContext, name: &str, sql: &str) -> TestOutcome {
+    let counted = format!(
+        "SELECT COUNT(*) FROM ({}) failing",
+        sql.trim().trim_end_matches(';')
+    );
+    match count(ctx, &counted).await {
+        Ok(n) => TestOutcome {
+            name: name.to_string(),
+            failing_rows: n,
+            passed: n == 0,
+            message: None,
+        },
+        Err(e) => TestOutcome {
+            name: name.to_string(),
+            failing_rows: 0,
+            passed: false,
+            message: Some(e.to_string()),
+        },
+    }
+}

@@ -1,0 +1,183 @@
+//! Write-audit-publish. A run builds every model under `_runs/<run_id>/marts/`; only when all
+//! its data tests pass is the run published, at once:
+//! - `_published.json` (the pointer every Clearsight reader follows) is written last, and
+//! - on a local warehouse, `marts` is a symlink to the run's folder, swapped by one rename, so BI
+//!   tools reading `<warehouse>/marts/<model>/v<version>/` never see a mix of two runs.
+//! A failed or killed run never touches either: the last published mart stays readable.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use object_store::ObjectStoreExt;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::warehouse::Warehouse;
+
+pub const POINTER: &str = "_published.json";
+
+/// `_SUCCESS.json` of one published model version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Success {
+    pub model: String,
+    pub version: u32,
+    pub run_id: String,
+    /// The run whose build produced these files (older than `run_id` when carried over).
+    pub built_by: String,
+    pub fingerprint: String,
+    pub input_fingerprints: BTreeMap<String, String>,
+    pub rows: u64,
+    pub schema_hash: String,
+    pub partition_by: Option<String>,
+    /// Arrow type of the partition column, for reading the hive folders back.
+    pub partition_type: Option<String>,
+}
+
+/// What `_published.json` says: the run that is live and its models.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Published {
+    pub run_id: String,
+    pub published_at: String,
+    /// `<model>/v<version>` -> its success record.
+    pub models: BTreeMap<String, Success>,
+}
+
+impl Published {
+    pub async fn read(warehouse: &Warehouse) -> Result<Option<Published>> {
+        match warehouse.get(POINTER).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::warehouse(warehouse.url_of(POINTER), format!("corrupt pointer: {e}"))
+            }),
+        }
+    }
+
+    /// Folder (relative to the warehouse) of a published model version.
+    pub fn dir_of(&self, key: &str) -> String {
+        format!("_runs/{}/marts/{key}", self.run_id)
+    }
+}
+
+/// A new run id: UTC time, sortable, plus the process id.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
+        std::process::id()
+    )
+}
+
+/// Copies every object of a published model version into the new run (a hard link locally).
+pub async fn carry_over(warehouse: &Warehouse, from_dir: &str, to_dir: &str) -> Result<()> {
+    for path in warehouse.list(from_dir).await? {
+        let rest = path
+            .strip_prefix(from_dir)
+            .unwrap_or(&path)
+            .trim_start_matches('/');
+        let target = warehouse.path(&format!("{to_dir}/{rest}"));
+        warehouse
+            .store
+            .copy(&warehouse.path(&path), &target)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Makes the run live: writes the pointer, then (local warehouse) swaps the `marts` symlink.
+pub async fn publish(warehouse: &Warehouse, published: &Published) -> Result<()> {
+    let body = serde_json::to_vec_pretty(published).expect("pointer serialises");
+    if let Some(root) = local_root(warehouse) {
+        let link = root.join("marts");
+        if link.exists() && !link.is_symlink() {
+            return Err(Error::warehouse(
+                link.display().to_string(),
+                "is a real folder; Clearsight publishes `marts` as a symlink to the live run (move it away)",
+            ));
+        }
+        let tmp = root.join(format!(".marts.{}", published.run_id));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(format!("_runs/{}/marts", published.run_id), &tmp)?;
+        warehouse.put(POINTER, Bytes::from(body)).await?;
+        std::fs::rename(&tmp, &link)?;
+    } else {
+        warehouse.put(POINTER, Bytes::from(body)).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the folders of runs that are neither live nor the one before it (readers that
+/// started on the previous run can finish).
+pub async fn collect_garbage(warehouse: &Warehouse, keep: &[&str]) -> Result<()> {
+    let mut runs: Vec<String> = warehouse
+        .list("_runs/")
+        .await?
+        .into_iter()
+        .filter_map(|p| {
+            p.strip_prefix("_runs/")
+                .and_then(|r| r.split('/').next())
+                .map(str::to_string)
+        })
+        .collect();
+    runs.dedup();
+    for run in runs.iter().filter(|r| !keep.contains(&r.as_str())) {
+        warehouse.delete_prefix(&format!("_runs/{run}/")).await?;
+        if let Some(root) = local_root(warehouse) {
+            let _ = std::fs::remove_dir_all(root.join("_runs").join(run));
+        }
+    }
+    Ok(())
+}
+
+pub fn local_root(warehouse: &Warehouse) -> Option<PathBuf> {
+    warehouse.url.strip_prefix("file://").map(PathBuf::from)
+}
+
+/// An exclusive build lock, held until dropped (or the process dies).
+pub struct BuildLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl BuildLock {
+    /// Takes the lock of a warehouse: a lock file in the warehouse folder, or in the project's
+    /// `.clearsight/` folder for an object-store warehouse.
+    pub fn acquire(warehouse: &Warehouse, project_dir: &std::path::Path) -> Result<BuildLock> {
+        let dir = local_root(warehouse).unwrap_or_else(|| project_dir.join(".clearsight"));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("_build.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {
+                use std::io::{Seek, Write};
+                file.set_len(0)?;
+                file.seek(std::io::SeekFrom::Start(0))?;
+                writeln!(
+                    file,
+                    "pid {} since {}",
+                    std::process::id(),
+                    chrono::Utc::now().to_rfc3339()
+                )?;
+                Ok(BuildLock { _file: file, path })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                Err(Error::LockHeld { path, holder })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}

@@ -1,0 +1,161 @@
+//! The warehouse: a local folder or any object store (file://, s3://, gs://, az://, memory://)
+//! holding the loaded tables (`raw/`), the load manifest (`_loads/`) and the marts (`marts/`).
+//! Every object is written whole (object_store's put is atomic: a local put writes a temporary
+//! file and renames it), so a reader never sees half a file.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// `memory://` stores live as long as the process, shared by every command in it.
+static MEMORY_STORES: LazyLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The object store and root path behind a location URL.
+pub fn store_for(url: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+    let parsed = Url::parse(url).map_err(|e| Error::warehouse(url, format!("not a URL: {e}")))?;
+    if parsed.scheme() == "memory" {
+        let key = parsed.host_str().unwrap_or("").to_string();
+        let store = MEMORY_STORES
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert_with(|| Arc::new(InMemory::new()))
+            .clone();
+        return Ok((store, ObjectPath::from(parsed.path())));
+    }
+    let (store, path) = object_store::parse_url_opts(&parsed, std::env::vars())
+        .map_err(|e| Error::warehouse(url, e))?;
+    Ok((Arc::from(store), path))
+}
+
+/// The URL of a store's root (scheme and authority), as DataFusion registers object stores.
+pub fn store_root_url(url: &str) -> Result<Url> {
+    let parsed = Url::parse(url).map_err(|e| Error::warehouse(url, format!("not a URL: {e}")))?;
+    let root = format!("{}://{}", parsed.scheme(), parsed.host_str().unwrap_or(""));
+    Url::parse(&root).map_err(|e| Error::warehouse(url, e))
+}
+
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    pub url: String,
+    pub store: Arc<dyn ObjectStore>,
+    root: ObjectPath,
+}
+
+impl Warehouse {
+    /// Opens (and for a local folder, creates) the warehouse at `url`.
+    pub fn open(url: &str) -> Result<Self> {
+        if let Some(dir) = url.strip_prefix("file://") {
+            std::fs::create_dir_all(dir).map_err(|e| Error::warehouse(url, e))?;
+        }
+        let (store, root) = store_for(url)?;
+        Ok(Warehouse {
+            url: url.trim_end_matches('/').to_string(),
+            store,
+            root,
+        })
+    }
+
+    /// An object path under the warehouse root.
+    pub fn path(&self, relative: &str) -> ObjectPath {
+        let mut p = self.root.clone();
+        for part in relative.split('/').filter(|s| !s.is_empty()) {
+            p = p.clone().join(part);
+        }
+        p
+    }
+
+    /// The URL of a folder under the warehouse, with a trailing slash (for listing tables).
+    pub fn url_of(&self, relative: &str) -> String {
+        format!("{}/{}/", self.url, relative.trim_matches('/'))
+    }
+
+    pub async fn put(&self, relative: &str, bytes: Bytes) -> Result<()> {
+        let path = self.path(relative);
+        self.store
+            .put(&path, PutPayload::from(bytes))
+            .await
+            .map_err(|e| Error::warehouse(self.url_of(relative), e))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, relative: &str) -> Result<Option<Bytes>> {
+        match self.store.get(&self.path(relative)).await {
+            Ok(r) => Ok(Some(r.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Error::warehouse(self.url_of(relative), e)),
+        }
+    }
+
+    pub async fn exists(&self, relative: &str) -> Result<bool> {
+        match self.store.head(&self.path(relative)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(Error::warehouse(self.url_of(relative), e)),
+        }
+    }
+
+    /// Relative paths of every object under `prefix`, sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let base = self.path(prefix);
+        let metas: Vec<_> = self.store.list(Some(&base)).try_collect().await?;
+        let root = self.root.as_ref();
+        let mut out: Vec<String> = metas
+            .into_iter()
+            .map(|m| {
+                let full = m.location.as_ref().to_string();
+                full.strip_prefix(root)
+                    .unwrap_or(&full)
+                    .trim_start_matches('/')
+                    .to_string()
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
+        for p in self.list(prefix).await? {
+            self.store.delete(&self.path(&p)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writer settings for everything Clearsight writes: zstd, page statistics, big row groups.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("valid zstd level"),
+        ))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(1_048_576))
+        .build()
+}
+
+/// Encodes batches as one Parquet file in memory.
+pub fn parquet_bytes(
+    schema: arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<Bytes> {
+    let mut buf = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(writer_properties()))?;
+    for b in batches {
+        writer.write(b)?;
+    }
+    writer.close()?;
+    Ok(Bytes::from(buf))
+}

@@ -1,0 +1,457 @@
+//! The mart on a hand-made world whose numbers are worked out by hand (SPEC sections 4 to 7):
+//! a 5-touch journey for a $12,000 deal, 1-, 2- and 3-touch paths under every model, a shared
+//! opportunity, fallback touches, every match method, spend matching, and the Markov chain.
+
+use std::collections::BTreeMap;
+
+use clearsight::run::{RunOptions, Runner};
+use clearsight::udf::markov::{removal_effects, CONVERSION, NULL, START};
+use datafusion::prelude::SessionContext;
+
+use crate::support::{number, rows, TestProject};
+
+const DAY: i64 = 86_400_000_000;
+/// Every lead is created at 2024-03-10T12:00:00Z.
+const T: i64 = 1_710_072_000_000_000;
+
+fn iso(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// One GA session of one event.
+fn session(
+    user: &str,
+    at: i64,
+    url_query: &str,
+    referrer: Option<&str>,
+    user_id: Option<&str>,
+) -> String {
+    let mut params = vec![
+        format!(
+            r#"{{"key":"ga_session_id","value":{{"int_value":"{}"}}}}"#,
+            at / 1_000_000
+        ),
+        format!(
+            r#"{{"key":"page_location","value":{{"string_value":"https://www.acme-analytics.example/{url_query}"}}}}"#
+        ),
+    ];
+    if let Some(r) = referrer {
+        params.push(format!(
+            r#"{{"key":"page_referrer","value":{{"string_value":"{r}"}}}}"#
+        ));
+    }
+    let uid = user_id
+        .map(|u| format!(r#","user_id":"{u}""#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"event_timestamp":"{at}","event_name":"session_start","event_params":[{}],"user_pseudo_id":"{user}"{uid}}}"#,
+        params.join(",")
+    ) + "\n"
+}
+
+const LINKEDIN: &str = "?utm_source=linkedin&utm_medium=cpc&utm_campaign=ABM+Q1";
+const FACEBOOK: &str = "?utm_source=facebook&utm_medium=paid_social&utm_campaign=Ebook";
+const EMAIL: &str = "?utm_source=newsletter&utm_medium=email&utm_campaign=Digest";
+const DISPLAY: &str = "?utm_source=dv360&utm_medium=display&utm_campaign=Prospecting";
+const GOOGLE: Option<&str> = Some("https://www.google.com/");
+
+fn world() -> TestProject {
+    let project = TestProject::new(
+        "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n  - kind: salesforce_leads\n    path: data/leads.csv\n    fields: {ga_client_id: GA__c, gclid: GCLID__c, utm_source: UTM_Source__c, utm_medium: UTM_Medium__c, utm_campaign: UTM_Campaign__c}\n  - {kind: salesforce_opportunities, path: data/opportunities.csv}\n  - {kind: generic_spend, path: data/spend.csv}\n",
+    );
+    let sha = clearsight::load::values::email_sha256("eve@example.com").unwrap();
+    let mut ga = String::new();
+    // L5: touches on days 0, 5, 12, 30 and 38 of a timeline where the lead is created on day 38
+    // (38, 33, 26, 8 and 0 days before creation): Paid Social, direct, Organic Search, Email, direct.
+    ga += &session("5.5", T - 38 * DAY, LINKEDIN, None, None);
+    ga += &session("5.5", T - 33 * DAY, "", None, None);
+    ga += &session("5.5", T - 26 * DAY, "", GOOGLE, None);
+    ga += &session("5.5", T - 8 * DAY, EMAIL, None, None);
+    ga += &session("5.5", T, "", None, None);
+    ga += &session("5.5", T - 91 * DAY, FACEBOOK, None, None); // outside the 90-day lookback
+                                                               // L1: one touch.
+    ga += &session("1.1", T - 2 * DAY, "", GOOGLE, None);
+    // L2: Paid Social 10 days before, direct 1 day before; a session 3 days after (before its opportunity).
+    ga += &session("2.2", T - 10 * DAY, FACEBOOK, None, None);
+    ga += &session("2.2", T - DAY, "", None, None);
+    ga += &session("2.2", T + 3 * DAY, EMAIL, None, None);
+    // L3 (shares O3 with L4): Paid Social, Email, Organic Search.
+    ga += &session("3.3", T - 20 * DAY, LINKEDIN, None, None);
+    ga += &session("3.3", T - 10 * DAY, EMAIL, None, None);
+    ga += &session("3.3", T - DAY / 2, "", GOOGLE, None);
+    ga += &session("4.4", T - DAY, "", None, None);
+    // L6 spam from display; L10 matched by gclid; L11 by hashed email.
+    ga += &session("6.6", T - DAY, DISPLAY, None, None);
+    ga += &session(
+        "10.10",
+        T - 2 * DAY,
+        "?gclid=GCLID-10&utm_campaign=Brand",
+        None,
+        None,
+    );
+    ga += &session("11.11", T - 3 * DAY, "", GOOGLE, Some(&sha));
+    // A visitor who never became a lead, in February.
+    ga += &session("99.99", T - 20 * DAY - 5 * DAY, FACEBOOK, None, None);
+    project.write("data/events_20240310.json", &ga);
+
+    let t = iso(T);
+    let lead = |id: &str,
+                status: &str,
+                opp: &str,
+                ga_id: &str,
+                gclid: &str,
+                utm: [&str; 3],
+                source: &str,
+                email: &str| {
+        format!(
+            "{id},{t},{t},{email},{status},{source},{},,{opp},{ga_id},{gclid},{},{},{}\n",
+            !opp.is_empty(),
+            utm[0],
+            utm[1],
+            utm[2]
+        )
+    };
+    let none = ["", "", ""];
+    let mut leads = String::from("Id,CreatedDate,LastModifiedDate,Email,Status,LeadSource,IsConverted,ConvertedDate,ConvertedOpportunityId,GA__c,GCLID__c,UTM_Source__c,UTM_Medium__c,UTM_Campaign__c\n");
+    leads += &lead("L1", "Open", "", "GA1.1.1.1", "", none, "Web", "a@x.com");
+    leads += &lead("L2", "Converted", "O2", "2.2", "", none, "Web", "b@x.com");
+    leads += &lead(
+        "L3",
+        "Converted",
+        "O3",
+        "GA1.2.3.3",
+        "",
+        none,
+        "Web",
+        "c@x.com",
+    );
+    leads += &lead("L4", "Converted", "O3", "4.4", "", none, "Web", "d@x.com");
+    leads += &lead("L5", "Converted", "O5", "5.5", "", none, "Web", "e@x.com");
+    leads += &lead("L6", "Spam", "", "6.6", "", none, "Web", "f@x.com");
+    leads += &lead(
+        "L7",
+        "Open",
+        "",
+        "",
+        "",
+        ["LinkedIn", "CPC", "ABM Q1"],
+        "Web",
+        "g@x.com",
+    );
+    leads += &lead("L8", "Open", "", "", "", none, "Trade Show", "h@x.com");
+    leads += &lead("L9", "Open", "", "", "", none, "Web", "i@x.com");
+    leads += &lead("L10", "Open", "", "", "GCLID-10", none, "Web", "j@x.com");
+    leads += &lead("L11", "Open", "", "", "", none, "Web", "Eve@Example.com");
+    project.write("data/leads.csv", &leads);
+
+    let opp = |id: &str, created: i64, amount: &str, won: bool| {
+        format!(
+            "{id},{},{},2024-06-01,{},{amount},{won},{won},USD\n",
+            iso(created),
+            iso(created),
+            if won { "Closed Won" } else { "Proposal" }
+        )
+    };
+    let mut opps = String::from("Id,CreatedDate,LastModifiedDate,CloseDate,StageName,Amount,IsClosed,IsWon,CurrencyIsoCode\n");
+    opps += &opp("O2", T + 5 * DAY, "5000", false);
+    opps += &opp("O3", T + 2 * DAY, "9000", true);
+    opps += &opp("O5", T + 10 * DAY, "12000", true);
+    opps += &opp("O9", T + 3 * DAY, "3000", true); // no lead converted to it
+    project.write("data/opportunities.csv", &opps);
+    project.write("data/spend.csv", "date,platform,campaign,cost,impressions,clicks\n2024-03-01,linkedin_ads,ABM Q1 ,1000,1,1\n2024-03-02,meta_ads,Unknown Campaign,500,1,1\n2024-02-15,meta_ads,Ebook,250,1,1\n");
+    project
+}
+
+async fn built_world() -> (TestProject, SessionContext) {
+    let project = world();
+    let ctx = project.context();
+    let load = clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
+        .await
+        .unwrap();
+    assert_eq!(load.total(|f| f.rows_quarantined), 0);
+    let runner = Runner {
+        project: &ctx.project,
+        warehouse: &ctx.warehouse,
+        ctx: ctx.session().unwrap(),
+        progress: ctx.progress,
+    };
+    let report = runner.run(&RunOptions::default()).await.unwrap();
+    let failures: Vec<_> = report
+        .nodes
+        .iter()
+        .filter(|n| n.message.is_some() || n.tests.iter().any(|t| !t.passed))
+        .collect();
+    assert!(report.published, "{failures:#?}");
+    let session = clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap();
+    (project, session)
+}
+
+/// Revenue (or another measure) credited to each touch of a lead under a model, by touch index.
+async fn per_touch(s: &SessionContext, lead: &str, model: &str, measure: &str) -> Vec<f64> {
+    rows(s, &format!("SELECT {measure} FROM attribution_touchpoints WHERE lead_id = '{lead}' AND attribution_model = '{model}' ORDER BY touch_index"))
+        .await
+        .into_iter()
+        .map(|r| r[0].parse().unwrap())
+        .collect()
+}
+
+fn close(got: &[f64], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() <= tol, "{got:?} vs {want:?}");
+    }
+}
+
+#[tokio::test]
+async fn hand_worked_world() {
+    let (_project, s) = built_world().await;
+
+    // The 5-touch journey of a $12,000 won deal.
+    close(
+        &per_touch(&s, "L5", "linear", "revenue").await,
+        &[2400.0; 5],
+        1e-6,
+    );
+    close(
+        &per_touch(&s, "L5", "position_based", "revenue").await,
+        &[4800.0, 800.0, 800.0, 800.0, 4800.0],
+        1e-6,
+    );
+    close(
+        &per_touch(&s, "L5", "time_decay", "revenue").await,
+        &[175.2, 287.4, 574.9, 3417.0, 7545.4],
+        0.1,
+    );
+    close(
+        &per_touch(&s, "L5", "first_touch", "revenue").await,
+        &[12000.0, 0.0, 0.0, 0.0, 0.0],
+        1e-9,
+    );
+    close(
+        &per_touch(&s, "L5", "last_touch", "revenue").await,
+        &[0.0, 0.0, 0.0, 12000.0, 0.0],
+        1e-9,
+    );
+    // w_shaped: first touch 0.3, lead- and opportunity-creation touch (the last) 0.6, the rest share 0.1.
+    close(
+        &per_touch(&s, "L5", "w_shaped", "revenue").await,
+        &[3600.0, 400.0, 400.0, 400.0, 7200.0],
+        1e-6,
+    );
+    let channels = rows(&s, "SELECT channel FROM attribution_touchpoints WHERE lead_id = 'L5' AND attribution_model = 'linear' ORDER BY touch_index").await;
+    let channels: Vec<&str> = channels.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        channels,
+        ["Paid Social", "Direct", "Organic Search", "Email", "Direct"]
+    );
+
+    // One touch: everything to it, under every model.
+    for model in [
+        "first_touch",
+        "last_touch",
+        "linear",
+        "time_decay",
+        "position_based",
+        "w_shaped",
+        "data_driven",
+    ] {
+        close(&per_touch(&s, "L1", model, "credit").await, &[1.0], 1e-12);
+    }
+    // Two touches (Paid Social, direct), opportunity $5,000 open.
+    close(
+        &per_touch(&s, "L2", "first_touch", "credit").await,
+        &[1.0, 0.0],
+        1e-12,
+    );
+    close(
+        &per_touch(&s, "L2", "last_touch", "credit").await,
+        &[1.0, 0.0],
+        1e-12,
+    );
+    close(
+        &per_touch(&s, "L2", "linear", "pipeline").await,
+        &[2500.0, 2500.0],
+        1e-9,
+    );
+    close(
+        &per_touch(&s, "L2", "position_based", "credit").await,
+        &[0.5, 0.5],
+        1e-12,
+    );
+    let (w1, w2) = (2f64.powf(-10.0 / 7.0), 2f64.powf(-1.0 / 7.0));
+    close(
+        &per_touch(&s, "L2", "time_decay", "credit").await,
+        &[w1 / (w1 + w2), w2 / (w1 + w2)],
+        1e-9,
+    );
+    // w_shaped extends L2's journey to the Email session after creation (the opportunity-creation
+    // touch): three distinct milestones, no other touch, so each gets 0.3 + 0.1/3.
+    close(
+        &per_touch(&s, "L2", "w_shaped", "credit").await,
+        &[1.0 / 3.0; 3],
+        1e-9,
+    );
+    assert_eq!(
+        per_touch(&s, "L2", "linear", "credit").await.len(),
+        2,
+        "the extension is w_shaped's only"
+    );
+
+    // Three touches; L3 shares its $9,000 won opportunity with L4: 4,500 each.
+    close(
+        &per_touch(&s, "L3", "position_based", "revenue").await,
+        &[1800.0, 900.0, 1800.0],
+        1e-6,
+    );
+    close(
+        &per_touch(&s, "L3", "linear", "won_deals").await,
+        &[1.0 / 6.0; 3],
+        1e-12,
+    );
+    close(
+        &per_touch(&s, "L3", "w_shaped", "revenue").await,
+        &[1350.0, 450.0, 2700.0],
+        1e-6,
+    );
+    close(
+        &per_touch(&s, "L3", "last_touch", "revenue").await,
+        &[0.0, 0.0, 4500.0],
+        1e-9,
+    );
+    close(
+        &per_touch(&s, "L4", "last_touch", "revenue").await,
+        &[4500.0],
+        1e-9,
+    );
+
+    // Match methods and fallback touches.
+    let methods = rows(&s, "SELECT lead_id, match_method, channel, campaign FROM attribution_touchpoints WHERE attribution_model = 'first_touch' AND touch_index = 1 ORDER BY lead_id").await;
+    let m: BTreeMap<String, (String, String, String)> = methods
+        .into_iter()
+        .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone(), r[3].clone())))
+        .collect();
+    assert_eq!(m["L3"].0, "client_id", "the raw _ga cookie matches");
+    assert_eq!(
+        m["L10"],
+        ("gclid".into(), "Paid Search".into(), "brand".into())
+    );
+    assert_eq!(
+        m["L11"],
+        (
+            "user_id".into(),
+            "Organic Search".into(),
+            "(not set)".into()
+        )
+    );
+    assert_eq!(
+        m["L7"],
+        ("utm".into(), "Paid Social".into(), "abm q1".into())
+    );
+    assert_eq!(
+        m["L8"],
+        ("lead_source".into(), "Events".into(), "(not set)".into())
+    );
+    assert_eq!(
+        m["L9"],
+        ("none".into(), "Unattributed".into(), "(not set)".into())
+    );
+    assert_eq!(m["L6"].1, "Display");
+    assert_eq!(
+        per_touch(&s, "L5", "linear", "credit").await.len(),
+        5,
+        "the session 91 days before is outside the lookback"
+    );
+
+    // The Markov chain: removal effects from the paths worked out by hand.
+    let paths: [(&[&str], f64); 11] = [
+        (&["Organic Search"], 0.0),
+        (&["Paid Social", "Direct"], 0.0),
+        (&["Paid Social", "Email", "Organic Search"], 0.5),
+        (&["Direct"], 0.5),
+        (
+            &["Paid Social", "Direct", "Organic Search", "Email", "Direct"],
+            1.0,
+        ),
+        (&["Display"], 0.0),
+        (&["Paid Social"], 0.0),
+        (&["Events"], 0.0),
+        (&["Unattributed"], 0.0),
+        (&["Paid Search"], 0.0),
+        (&["Organic Search"], 0.0),
+    ];
+    let mut transitions = Vec::new();
+    for (path, won) in paths {
+        let mut from = START;
+        for c in path {
+            transitions.push((from.to_string(), c.to_string(), 1.0));
+            from = c;
+        }
+        if won > 0.0 {
+            transitions.push((from.to_string(), CONVERSION.to_string(), won));
+        }
+        if won < 1.0 {
+            transitions.push((from.to_string(), NULL.to_string(), 1.0 - won));
+        }
+    }
+    let expected = removal_effects(&transitions);
+    for (channel, effect) in &expected {
+        let got = number(
+            &s,
+            &format!(
+                "SELECT removal_effect FROM int_markov_removal_effects WHERE channel = '{channel}'"
+            ),
+        )
+        .await;
+        assert!((got - effect).abs() < 1e-9, "{channel}: {got} vs {effect}");
+    }
+    let (ps, d, os, em) = (
+        expected["Paid Social"],
+        expected["Direct"],
+        expected["Organic Search"],
+        expected["Email"],
+    );
+    let total = ps + d + os + em;
+    close(
+        &per_touch(&s, "L5", "data_driven", "credit").await,
+        &[
+            ps / total,
+            d / total / 2.0,
+            os / total,
+            em / total,
+            d / total / 2.0,
+        ],
+        1e-9,
+    );
+
+    // Mart rows: spend matched to a touched campaign stays on it; unmatched spend is (not set).
+    let spend = rows(&s, "SELECT channel, campaign, spend FROM pipeline_metrics WHERE attribution_model = 'linear' AND spend > 0 ORDER BY month, channel, campaign").await;
+    assert_eq!(
+        spend,
+        vec![
+            vec!["Paid Social", "ebook", "250.0"],
+            vec!["Paid Social", "(not set)", "500.0"],
+            vec!["Paid Social", "abm q1", "1000.0"]
+        ]
+    );
+    // The lead-less opportunity, under every model.
+    let orphan = rows(&s, "SELECT COUNT(*), SUM(revenue) FROM pipeline_metrics WHERE channel = 'Unattributed' AND campaign = '(not set)' AND opportunities > 0").await;
+    assert_eq!(orphan, vec![vec!["7", "21000.0"]]);
+    // Zero denominators are NULL, never infinity: Organic Search has leads but no spend.
+    let ratios = rows(&s, "SELECT cpl, roas, roi FROM pipeline_metrics WHERE attribution_model = 'linear' AND channel = 'Organic Search' AND leads > 0").await;
+    assert!(!ratios.is_empty());
+    assert!(
+        ratios.iter().all(|r| r == &vec!["0.0", "NULL", "NULL"]),
+        "{ratios:?}"
+    );
+    let unreached = rows(
+        &s,
+        "SELECT COUNT(*) FROM pipeline_metrics WHERE leads = 0 AND cpl IS NOT NULL",
+    )
+    .await;
+    assert_eq!(unreached[0][0], "0");
+}

@@ -1,0 +1,104 @@
+//! The real binary: documented exit codes and the `--json` summary.
+
+use std::process::Command;
+
+use clearsight::run::publish::BuildLock;
+
+use crate::support::{fixture_sources, TestProject};
+
+fn clearsight(project: &TestProject, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .arg("--project")
+        .arg(project.path())
+        .arg("--quiet")
+        .args(args)
+        .env_remove("CLEARSIGHT_WAREHOUSE")
+        .output()
+        .unwrap()
+}
+
+fn tiny_project() -> TestProject {
+    let project = TestProject::new(&fixture_sources("warehouse"));
+    std::fs::remove_dir_all(project.path().join("queries")).unwrap();
+    project.write("queries/spend_total.sql", "-- version: 1\n-- tests:\n--   - not_null: [cost]\nSELECT SUM(cost) AS cost FROM ad_spend\n");
+    project
+}
+
+#[test]
+fn exit_0_and_json_summary_for_a_good_build() {
+    let project = tiny_project();
+    let out = clearsight(&project, &["--json", "load"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["files"].as_array().unwrap().len(), 9);
+    let out = clearsight(&project, &["run"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(project.path().join("warehouse/run_results.json").exists());
+}
+
+#[test]
+fn exit_1_when_a_data_test_fails() {
+    let project = tiny_project();
+    project.write(
+        "queries/spend_total.sql",
+        "-- version: 1\n-- tests:\n--   - not_null: [cost]\nSELECT CAST(NULL AS DOUBLE) AS cost\n",
+    );
+    let out = clearsight(&project, &["build"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("NOT published"));
+}
+
+#[test]
+fn exit_2_for_a_bad_flag_or_bad_config() {
+    let project = tiny_project();
+    assert_eq!(
+        clearsight(&project, &["run", "--no-such-flag"])
+            .status
+            .code(),
+        Some(2)
+    );
+    project.write("config/mart.yaml", "own_hosts: [a\n");
+    let out = clearsight(&project, &["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mart.yaml"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn exit_3_when_another_build_holds_the_lock() {
+    let project = tiny_project();
+    let ctx = project.context();
+    let _held = BuildLock::acquire(&ctx.warehouse, project.path()).unwrap();
+    let out = clearsight(&project, &["run"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lock"));
+}
+
+#[test]
+fn exit_4_when_an_input_cannot_be_read() {
+    let project = tiny_project();
+    let yaml = fixture_sources("warehouse")
+        + "  - {kind: generic_spend, path: /nonexistent/spend_*.csv}\n";
+    project.write("config/sources.yaml", &yaml);
+    let out = clearsight(&project, &["load"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/nonexistent/spend_*.csv"));
+}

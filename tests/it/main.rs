@@ -1,0 +1,10 @@
+//! The one integration-test crate (every test binary links DataFusion again).
+
+mod support;
+
+mod attribution;
+mod channels;
+mod cli;
+mod invariants;
+mod loader;
+mod runner;

@@ -1,0 +1,236 @@
+//! The runner: DAG order, cycle and unknown-table errors, fingerprint skip, a failing data test
+//! that blocks publication while the old mart stays readable, two versions side by side.
+
+use clearsight::run::publish::Published;
+use clearsight::run::{dag, model, NodeStatus, RunOptions, RunReport, Runner};
+
+use crate::support::{fixture_sources, rows, TestProject};
+
+/// A project whose queries/ holds only `models` (name, sql), over the loaded fixtures.
+async fn small_project(models: &[(&str, &str)]) -> TestProject {
+    let project = TestProject::new(&fixture_sources("warehouse"));
+    std::fs::remove_dir_all(project.path().join("queries")).unwrap();
+    for (name, sql) in models {
+        project.write(&format!("queries/{name}.sql"), sql);
+    }
+    let ctx = project.context();
+    clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
+        .await
+        .unwrap();
+    project
+}
+
+async fn run(project: &TestProject, options: RunOptions) -> clearsight::Result<RunReport> {
+    let ctx = project.context();
+    let runner = Runner {
+        project: &ctx.project,
+        warehouse: &ctx.warehouse,
+        ctx: ctx.session()?,
+        progress: ctx.progress,
+    };
+    runner.run(&options).await
+}
+
+fn status(report: &RunReport, name: &str) -> NodeStatus {
+    report
+        .nodes
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap_or_else(|| panic!("no node {name}"))
+        .status
+}
+
+const SPEND_BY_DAY: &str = "-- version: 1\n-- tests:\n--   - not_null: [spend_date]\nSELECT spend_date, SUM(cost) AS cost FROM ad_spend GROUP BY spend_date\n";
+const TOTAL: &str = "-- version: 1\n-- tests:\n--   - row_count: {min: 1, max: 1}\nWITH days AS (SELECT * FROM spend_by_day) SELECT SUM(cost) AS cost FROM days\n";
+
+#[tokio::test]
+async fn models_run_after_their_inputs_and_ctes_are_not_dependencies() {
+    let project = small_project(&[("total", TOTAL), ("spend_by_day", SPEND_BY_DAY)]).await;
+    let models = model::discover(&project.path().join("queries")).unwrap();
+    let total = models.iter().find(|m| m.name == "total").unwrap();
+    assert_eq!(
+        total.reads.iter().collect::<Vec<_>>(),
+        vec!["spend_by_day"],
+        "the CTE `days` is not a dependency"
+    );
+    let report = run(&project, RunOptions::default()).await.unwrap();
+    let order: Vec<&str> = report.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(order, vec!["spend_by_day", "total"]);
+    assert!(report.published);
+    let ctx = project.context();
+    let session = clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap();
+    let got = rows(&session, "SELECT cost FROM total").await;
+    assert!(
+        (got[0][0].parse::<f64>().unwrap() - 1418.16).abs() < 1e-9,
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cycle_is_an_error_naming_the_files() {
+    let project = small_project(&[
+        ("a", "-- version: 1\nSELECT * FROM b"),
+        ("b", "-- version: 1\nSELECT * FROM a"),
+    ])
+    .await;
+    let err = run(&project, RunOptions::default()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("cycle") && text.contains("a.sql") && text.contains("b.sql"),
+        "{text}"
+    );
+    assert_eq!(err.exit_code(), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_table_is_an_error_naming_the_file() {
+    let project = small_project(&[("a", "-- version: 1\nSELECT * FROM no_such_table")]).await;
+    let err = run(&project, RunOptions::default()).await.unwrap_err();
+    assert!(
+        err.to_string().contains("a.sql") && err.to_string().contains("no_such_table"),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), 2);
+}
+
+#[tokio::test]
+async fn unchanged_models_are_skipped_and_a_changed_one_rebuilds_with_its_children() {
+    let project = small_project(&[("spend_by_day", SPEND_BY_DAY), ("total", TOTAL)]).await;
+    let first = run(&project, RunOptions::default()).await.unwrap();
+    assert_eq!(status(&first, "spend_by_day"), NodeStatus::Built);
+    let second = run(&project, RunOptions::default()).await.unwrap();
+    assert_eq!(status(&second, "spend_by_day"), NodeStatus::Skipped);
+    assert_eq!(status(&second, "total"), NodeStatus::Skipped);
+    assert!(second.published);
+    project.write(
+        "queries/spend_by_day.sql",
+        &SPEND_BY_DAY.replace("SUM(cost)", "SUM(cost) * 2"),
+    );
+    let third = run(&project, RunOptions::default()).await.unwrap();
+    assert_eq!(status(&third, "spend_by_day"), NodeStatus::Built);
+    assert_eq!(
+        status(&third, "total"),
+        NodeStatus::Built,
+        "a child of a changed model rebuilds"
+    );
+    let forced = run(
+        &project,
+        RunOptions {
+            full_refresh: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(&forced, "spend_by_day"), NodeStatus::Built);
+    let ctx = project.context();
+    let session = clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap();
+    let got = rows(&session, "SELECT cost FROM total").await;
+    assert!(
+        (got[0][0].parse::<f64>().unwrap() - 2.0 * 1418.16).abs() < 1e-9,
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_test_blocks_publication_and_the_old_mart_stays_readable() {
+    let project = small_project(&[("spend_by_day", SPEND_BY_DAY)]).await;
+    let good = run(&project, RunOptions::default()).await.unwrap();
+    assert!(good.published);
+    project.write(
+        "queries/spend_by_day.sql",
+        &SPEND_BY_DAY
+            .replace(
+                "SELECT spend_date,",
+                "SELECT CAST(NULL AS DATE) AS spend_date,",
+            )
+            .replace("GROUP BY spend_date", ""),
+    );
+    let bad = run(&project, RunOptions::default()).await.unwrap();
+    assert!(!bad.published);
+    assert_eq!(status(&bad, "spend_by_day"), NodeStatus::Failed);
+    let failed = &bad.nodes[0].tests[0];
+    assert_eq!(
+        (failed.name.as_str(), failed.failing_rows),
+        ("not_null(spend_date)", 1)
+    );
+    let ctx = project.context();
+    let published = Published::read(&ctx.warehouse).await.unwrap().unwrap();
+    assert_eq!(
+        published.run_id, good.run_id,
+        "the pointer still names the good run"
+    );
+    let session = clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(
+            &session,
+            "SELECT COUNT(*) FROM spend_by_day WHERE spend_date IS NOT NULL"
+        )
+        .await[0][0],
+        "2"
+    );
+    // BI tools read the local path through the `marts` symlink: still the good run's files.
+    let marts = project.path().join("warehouse/marts/spend_by_day/v1");
+    assert!(marts.join("_SUCCESS.json").exists());
+    let success = std::fs::read_to_string(marts.join("_SUCCESS.json")).unwrap();
+    assert!(success.contains(&good.run_id));
+    // The failed run left no staged output behind.
+    assert!(ctx
+        .warehouse
+        .list(&format!("_runs/{}/marts/", bad.run_id))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn two_versions_live_side_by_side() {
+    let project = small_project(&[("spend_by_day", SPEND_BY_DAY)]).await;
+    run(&project, RunOptions::default()).await.unwrap();
+    project.write(
+        "queries/spend_by_day.sql",
+        &SPEND_BY_DAY
+            .replace("version: 1", "version: 2")
+            .replace("SUM(cost)", "SUM(cost) + 1"),
+    );
+    let report = run(&project, RunOptions::default()).await.unwrap();
+    assert!(report.published);
+    let marts = project.path().join("warehouse/marts/spend_by_day");
+    assert!(
+        marts.join("v1/_SUCCESS.json").exists(),
+        "v1 stays for dashboards that have not moved"
+    );
+    assert!(marts.join("v2/_SUCCESS.json").exists());
+}
+
+#[test]
+fn selection_follows_dbt_syntax() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, sql) in [
+        ("a", "-- version: 1\nSELECT 1 AS x FROM ad_spend"),
+        ("b", "-- version: 1\nSELECT * FROM a"),
+        ("c", "-- version: 1\nSELECT * FROM b"),
+    ] {
+        std::fs::write(dir.path().join(format!("{name}.sql")), sql).unwrap();
+    }
+    let models = model::discover(dir.path()).unwrap();
+    let names = |sel: &[&str]| -> Vec<String> {
+        let s: Vec<String> = sel.iter().map(|s| s.to_string()).collect();
+        dag::select(&models, &s)
+            .unwrap()
+            .into_iter()
+            .map(|i| models[i].name.clone())
+            .collect()
+    };
+    assert_eq!(names(&["b"]), vec!["b"]);
+    assert_eq!(names(&["+b"]), vec!["a", "b"]);
+    assert_eq!(names(&["b+"]), vec!["b", "c"]);
+    assert_eq!(names(&["+c"]), vec!["a", "b", "c"]);
+    assert!(dag::select(&models, &["nope".to_string()]).is_err());
+}

@@ -1,0 +1,140 @@
+//! Helpers: temporary projects built from the repository's config and models, and queries
+//! whose results come back as strings.
+
+use std::path::{Path, PathBuf};
+
+use clearsight::cli::{Context, GlobalArgs};
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::prelude::SessionContext;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    repo().join("tests/fixtures")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// A project in a temporary folder: the repository's config and models, with `sources_yaml`
+/// as `config/sources.yaml`.
+pub struct TestProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestProject {
+    pub fn new(sources_yaml: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo().join("config"), &dir.path().join("config"));
+        copy_dir(&repo().join("queries"), &dir.path().join("queries"));
+        std::fs::write(dir.path().join("config/sources.yaml"), sources_yaml).unwrap();
+        TestProject { dir }
+    }
+
+    /// The repository's own sources.yaml (demo extracts under demo-data/).
+    pub fn demo() -> Self {
+        let yaml = std::fs::read_to_string(repo().join("config/sources.yaml")).unwrap();
+        Self::new(&yaml)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn args(&self) -> GlobalArgs {
+        GlobalArgs {
+            project: self.path().to_path_buf(),
+            warehouse: None,
+            memory_limit: None,
+            spill_dir: None,
+            quiet: true,
+            json: false,
+        }
+    }
+
+    pub fn context(&self) -> Context {
+        Context::from_args(&self.args()).unwrap()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        let path = self.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+/// Sources of every fixture file, by absolute path.
+pub fn fixture_sources(warehouse: &str) -> String {
+    let f = fixtures();
+    let f = f.display();
+    format!(
+        r#"
+warehouse: {warehouse}
+reporting_currency: USD
+currency_rates: {{EUR: 1.08}}
+sources:
+  - {{kind: ga4_json, path: {f}/ga4/events_*.json}}
+  - kind: salesforce_leads
+    path: {f}/crm/sf_leads.csv
+    fields: {{ga_client_id: GA_Client_ID__c, gclid: GCLID__c, utm_source: UTM_Source__c, utm_medium: UTM_Medium__c, utm_campaign: UTM_Campaign__c, mql_date: MQL_Date__c, sql_date: SQL_Date__c}}
+  - {{kind: salesforce_opportunities, path: {f}/crm/sf_opportunities.csv}}
+  - kind: hubspot_contacts
+    path: {f}/crm/hs_contacts.csv
+    fields: {{ga_client_id: ga_client_id, lead_source: lead_source, utm_source: utm_source, utm_medium: utm_medium, utm_campaign: utm_campaign}}
+  - {{kind: hubspot_deals, path: {f}/crm/hs_deals.csv}}
+  - {{kind: google_ads, path: {f}/spend/google_ads.csv}}
+  - {{kind: meta_ads, path: {f}/spend/meta_ads.csv}}
+  - {{kind: linkedin_ads, path: {f}/spend/linkedin.csv}}
+  - {{kind: generic_spend, path: {f}/spend/generic.csv}}
+"#
+    )
+}
+
+/// Rows of a query, each cell as text (NULL as "NULL").
+pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Vec<String>> {
+    let batches = ctx
+        .sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .collect()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for b in batches {
+        for r in 0..b.num_rows() {
+            out.push(
+                b.columns()
+                    .iter()
+                    .map(|c| {
+                        if c.is_null(r) {
+                            "NULL".to_string()
+                        } else {
+                            array_value_to_string(c, r).unwrap()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// One number from a query.
+pub async fn number(ctx: &SessionContext, sql: &str) -> f64 {
+    let r = rows(ctx, sql).await;
+    r[0][0]
+        .parse()
+        .unwrap_or_else(|_| panic!("{sql}: not a number: {:?}", r[0][0]))
+}
