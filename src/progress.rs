@@ -18,18 +18,14 @@ impl Progress {
     }
 
     pub fn file_loaded(&self, done: usize, total: usize, load: &FileLoad) {
-        let what = if load.skipped {
-            "already loaded, skipped".to_string()
-        } else {
-            format!(
-                "{} rows -> {} ({} quarantined), {:.1} MB in {:.2}s",
-                load.rows_read,
-                load.table,
-                load.rows_quarantined,
-                load.bytes as f64 / 1e6,
-                load.seconds
-            )
-        };
+        let what = format!(
+            "{} rows -> {} ({} quarantined), {:.1} MB in {:.2}s",
+            load.rows_read,
+            load.table,
+            load.rows_quarantined,
+            load.bytes as f64 / 1e6,
+            load.seconds
+        );
         self.line(&format!("[{done}/{total}] {}: {what}", load.file));
     }
 }

@@ -94,9 +94,68 @@ pub async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<i32> {
         return Ok(exit::OK);
     }
     let ctx = Context::from_args(global)?;
-    let report = load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await?;
-    let code = report_load(&ctx, &report);
-    Ok(code)
+    let code = build(
+        &ctx,
+        &RunArgs {
+            select: vec![],
+            full_refresh: false,
+        },
+    )
+    .await?;
+    if code != exit::OK {
+        return Ok(code);
+    }
+    headline(&ctx).await?;
+    Ok(exit::OK)
+}
+
+/// The first screen: per channel, CPL next to cost per SQL, CAC and ROI, with the myopia flags.
+pub async fn headline(ctx: &Context) -> Result<()> {
+    let session = query_session(ctx).await?;
+    let sql = "SELECT channel,
+                      ROUND(spend, 0) AS spend,
+                      ROUND(leads, 1) AS leads,
+                      ROUND(cpl, 2) AS cpl,
+                      ROUND(cost_per_sql, 2) AS cost_per_sql,
+                      ROUND(cac, 0) AS cac,
+                      ROUND(revenue, 0) AS revenue,
+                      ROUND(roi, 2) AS roi,
+                      cpl_rank,
+                      roi_rank,
+                      CASE WHEN myopia_flag THEN '<< cheap leads, no money' ELSE '' END AS myopia
+               FROM myopia
+               WHERE attribution_model = 'data_driven' AND level = 'channel' AND spend > 0
+               ORDER BY cpl_rank";
+    let batches = session.sql(sql).await?.collect().await?;
+    println!("\nPaid channels, all months, data-driven attribution (CPL rank 1 = cheapest, ROI rank 1 = best):");
+    println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
+    let flagged = session
+        .sql("SELECT channel FROM myopia WHERE attribution_model = 'data_driven' AND level = 'channel' AND myopia_flag ORDER BY channel")
+        .await?
+        .collect()
+        .await?;
+    let names: Vec<String> = flagged
+        .iter()
+        .flat_map(|b| {
+            let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
+                .expect("text casts to Utf8");
+            arrow::array::AsArray::as_string::<i32>(&c)
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if names.is_empty() {
+        println!("No channel is cheap by CPL and poor by ROI.");
+    } else {
+        println!("KPI myopia: {} rank(s) in the cheaper half by cost per lead but the worse half by ROI.", names.join(", "));
+    }
+    println!(
+        "\nMarts: {}/marts/<model>/v<version>/  |  try: clearsight query \"SELECT * FROM kpi_attainment ORDER BY month, metric\"",
+        ctx.warehouse.url.trim_start_matches("file://")
+    );
+    Ok(())
 }
 
 use super::{OutputFormat, QueryArgs, RunArgs};

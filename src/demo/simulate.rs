@@ -69,7 +69,7 @@ pub fn profiles() -> Vec<Profile> {
             0.35,
             18000.0,
             Some("google_ads"),
-            3.2
+            24.0
         ),
         profile!(
             "dv360",
@@ -87,7 +87,7 @@ pub fn profiles() -> Vec<Profile> {
             0.10,
             8000.0,
             Some("dv360"),
-            0.35
+            3.5
         ),
         profile!(
             "facebook",
@@ -105,7 +105,7 @@ pub fn profiles() -> Vec<Profile> {
             0.12,
             9000.0,
             Some("meta_ads"),
-            0.8
+            7.0
         ),
         profile!(
             "linkedin",
@@ -123,7 +123,7 @@ pub fn profiles() -> Vec<Profile> {
             0.35,
             30000.0,
             Some("linkedin_ads"),
-            7.5
+            55.0
         ),
         profile!(
             "",

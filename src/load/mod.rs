@@ -232,7 +232,9 @@ pub async fn load(
         done += 1;
         match result {
             Ok(load) => {
-                progress.file_loaded(done, total, &load);
+                if !load.skipped {
+                    progress.file_loaded(done, total, &load);
+                }
                 report.files.push(load);
             }
             Err(Error::UnreadableInput { file, message }) => {
@@ -248,6 +250,12 @@ pub async fn load(
         }
     }
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
+    let skipped = report.files.iter().filter(|f| f.skipped).count();
+    if skipped > 0 {
+        progress.line(&format!(
+            "{skipped} of {total} files already loaded (same content), skipped"
+        ));
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
