@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod dag;
+pub mod incremental;
 pub mod model;
 pub mod publish;
 pub mod tables;
@@ -154,13 +155,23 @@ impl Runner<'_> {
     }
 
     /// Builds one table model into the run's staging folder.
-    async fn build(&self, m: &Model, dir: &str) -> Result<(u64, String, Option<String>)> {
+    /// With `sql`, the given restriction of the model's SQL is written instead (incremental).
+    async fn build(
+        &self,
+        m: &Model,
+        dir: &str,
+        sql: Option<&str>,
+    ) -> Result<(u64, String, Option<String>)> {
         let fail = |e: &dyn std::fmt::Display| Error::Model {
             model: m.name.clone(),
             file: m.file.clone(),
             message: e.to_string(),
         };
-        let df = self.ctx.sql(&m.sql).await.map_err(|e| fail(&e))?;
+        let df = self
+            .ctx
+            .sql(sql.unwrap_or(&m.sql))
+            .await
+            .map_err(|e| fail(&e))?;
         let schema = df.schema().as_arrow().clone();
         let schema_hash = hash_hex(&[&format!("{:?}", schema.fields())]);
         let mut write = DataFrameWriteOptions::new();
@@ -189,7 +200,7 @@ impl Runner<'_> {
                     .map_or(0, |a| a.value(0))
             })
             .unwrap_or(0);
-        if rows == 0 {
+        if rows == 0 && sql.is_none() {
             // An empty output still has a schema for its readers: one empty file.
             let (path, fields) = match &m.header.partition_by {
                 Some(col) => (
@@ -212,6 +223,78 @@ impl Runner<'_> {
             self.warehouse.put(&path, bytes).await?;
         }
         Ok((rows, schema_hash, ptype))
+    }
+
+    /// Builds a table or incremental model into `dir`; returns its success record (run ids and
+    /// fingerprints are filled in by the caller).
+    async fn materialize(
+        &self,
+        m: &Model,
+        dir: &str,
+        old: Option<(&Success, String)>,
+        definition: &str,
+        sources: &BTreeSet<String>,
+        full_refresh: bool,
+    ) -> Result<Success> {
+        let input_files = incremental::input_files(self.warehouse, &m.reads).await?;
+        let mut rebuilt = None;
+        let mut built = None;
+        if m.header.materialized == Materialization::Incremental {
+            let col = incremental::validate(m, sources)?;
+            let reusable =
+                old.filter(|(o, _)| !full_refresh && o.definition_fingerprint == definition);
+            if let Some((old, old_dir)) = reusable {
+                if let Some(added) = incremental::appended(&old.input_files, &input_files) {
+                    let days =
+                        incremental::changed_partitions(&self.ctx, self.warehouse, m, &col, &added)
+                            .await?;
+                    let sql = incremental::restricted_sql(m, &col, &days);
+                    let (_, schema_hash, ptype) = self.build(m, dir, Some(&sql)).await?;
+                    incremental::carry_partitions(self.warehouse, &old_dir, dir, &col, &days)
+                        .await?;
+                    built = Some((0, schema_hash, ptype.or(old.partition_type.clone())));
+                    rebuilt = Some(days);
+                }
+            }
+        }
+        let (rows, schema_hash, partition_type) = match built {
+            Some(b) => b,
+            None => self.build(m, dir, None).await?,
+        };
+        let mut success = Success {
+            model: m.name.clone(),
+            version: m.header.version,
+            run_id: String::new(),
+            built_by: String::new(),
+            fingerprint: String::new(),
+            definition_fingerprint: definition.to_string(),
+            input_fingerprints: BTreeMap::new(),
+            input_files,
+            partitions_rebuilt: rebuilt,
+            rows,
+            schema_hash,
+            partition_by: m.header.partition_by.clone(),
+            partition_type,
+        };
+        register_published(&self.ctx, self.warehouse, &m.name, dir, &success).await?;
+        if success.partitions_rebuilt.is_some() {
+            let counted = self
+                .ctx
+                .sql(&format!("SELECT COUNT(*) FROM \"{}\"", m.name))
+                .await?
+                .collect()
+                .await?;
+            success.rows = counted
+                .first()
+                .and_then(|b| datafusion::arrow::compute::cast(b.column(0), &DataType::UInt64).ok())
+                .and_then(|c| {
+                    c.as_any()
+                        .downcast_ref::<datafusion::arrow::array::UInt64Array>()
+                        .map(|a| a.value(0))
+                })
+                .unwrap_or(0);
+        }
+        Ok(success)
     }
 
     /// Runs the selected models. Publishes only when every model built and every test passed.
@@ -328,36 +411,45 @@ impl Runner<'_> {
                     next.models.insert(key, carried);
                 } else {
                     let dir = format!("_runs/{}/marts/{key}", report.run_id);
-                    match self.build(m, &dir).await {
-                        Ok((rows, schema_hash, ptype)) => {
-                            let success = Success {
-                                model: m.name.clone(),
-                                version: m.header.version,
-                                run_id: report.run_id.clone(),
-                                built_by: report.run_id.clone(),
-                                fingerprint: fp,
-                                input_fingerprints: m
-                                    .reads
-                                    .iter()
-                                    .map(|t| {
-                                        (
-                                            t.clone(),
-                                            fingerprints.get(t).cloned().unwrap_or_default(),
-                                        )
-                                    })
-                                    .collect(),
-                                rows,
-                                schema_hash,
-                                partition_by: m.header.partition_by.clone(),
-                                partition_type: ptype,
-                            };
-                            register_published(&self.ctx, self.warehouse, &m.name, &dir, &success)
-                                .await?;
-                            node.rows = Some(rows);
+                    let definition = hash_hex(&[
+                        m.sql.as_str(),
+                        header.as_str(),
+                        fingerprints["(settings)"].as_str(),
+                    ]);
+                    let old_dir = old.map(|o| (o, previous.dir_of(&key)));
+                    match self
+                        .materialize(
+                            m,
+                            &dir,
+                            old_dir,
+                            &definition,
+                            &sources,
+                            options.full_refresh,
+                        )
+                        .await
+                    {
+                        Ok(mut success) => {
+                            success.run_id = report.run_id.clone();
+                            success.built_by = report.run_id.clone();
+                            success.fingerprint = fp;
+                            success.input_fingerprints = m
+                                .reads
+                                .iter()
+                                .map(|t| {
+                                    (t.clone(), fingerprints.get(t).cloned().unwrap_or_default())
+                                })
+                                .collect();
+                            node.rows = Some(success.rows);
                             node.tests =
                                 audit::run_tests(&self.ctx, &m.name, &m.header.tests).await;
                             if node.tests.iter().any(|t| !t.passed) {
                                 node.status = NodeStatus::Failed;
+                            }
+                            if let Some(days) = &success.partitions_rebuilt {
+                                node.message = Some(format!(
+                                    "incremental: rebuilt {} partition(s)",
+                                    days.len()
+                                ));
                             }
                             next.models.insert(key, success);
                         }

@@ -27,7 +27,17 @@ pub struct Success {
     /// The run whose build produced these files (older than `run_id` when carried over).
     pub built_by: String,
     pub fingerprint: String,
+    /// SQL, header and settings only (no input data): an incremental model whose definition is
+    /// unchanged may rebuild just the days of new files.
+    #[serde(default)]
+    pub definition_fingerprint: String,
     pub input_fingerprints: BTreeMap<String, String>,
+    /// Files of the loaded tables the build read.
+    #[serde(default)]
+    pub input_files: BTreeMap<String, Vec<String>>,
+    /// For an incremental build: the partitions rebuilt (None: all of them).
+    #[serde(default)]
+    pub partitions_rebuilt: Option<Vec<String>>,
     pub rows: u64,
     pub schema_hash: String,
     pub partition_by: Option<String>,

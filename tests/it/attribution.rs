@@ -182,7 +182,12 @@ async fn built_world() -> (TestProject, SessionContext) {
     let failures: Vec<_> = report
         .nodes
         .iter()
-        .filter(|n| n.message.is_some() || n.tests.iter().any(|t| !t.passed))
+        .filter(|n| {
+            matches!(
+                n.status,
+                clearsight::run::NodeStatus::Error | clearsight::run::NodeStatus::Failed
+            )
+        })
         .collect();
     assert!(report.published, "{failures:#?}");
     let session = clearsight::cli::commands::query_session(&ctx)

@@ -33,7 +33,12 @@ async fn demo_mart_holds_the_invariants_for_every_model_and_month() {
     let problems: Vec<_> = report
         .nodes
         .iter()
-        .filter(|n| n.message.is_some() || n.tests.iter().any(|t| !t.passed))
+        .filter(|n| {
+            matches!(
+                n.status,
+                clearsight::run::NodeStatus::Error | clearsight::run::NodeStatus::Failed
+            )
+        })
         .collect();
     assert!(report.published, "{problems:#?}");
     let s = clearsight::cli::commands::query_session(&ctx)

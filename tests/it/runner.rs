@@ -234,3 +234,96 @@ fn selection_follows_dbt_syntax() {
     assert_eq!(names(&["+c"]), vec!["a", "b", "c"]);
     assert!(dag::select(&models, &["nope".to_string()]).is_err());
 }
+
+fn ga_line(user: &str, at_micros: i64) -> String {
+    format!(
+        r#"{{"event_timestamp":"{at_micros}","event_name":"page_view","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{}"}}}}],"user_pseudo_id":"{user}"}}"#,
+        at_micros / 1_000_000
+    ) + "\n"
+}
+
+#[tokio::test]
+async fn incremental_model_rebuilds_only_the_days_of_new_files() {
+    const JAN5: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
+    const DAY: i64 = 86_400_000_000;
+    let project = TestProject::new(
+        "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
+    );
+    std::fs::remove_dir_all(project.path().join("queries")).unwrap();
+    let daily =
+        std::fs::read_to_string(crate::support::repo().join("queries/marts/web_traffic_daily.sql"))
+            .unwrap();
+    project.write("queries/web_traffic_daily.sql", &daily);
+    project.write(
+        "data/events_20240105.json",
+        &(ga_line("a", JAN5 + 1) + &ga_line("b", JAN5 + 2)),
+    );
+    project.write("data/events_20240106.json", &ga_line("a", JAN5 + DAY + 5));
+    let ctx = project.context();
+    let load = || async {
+        clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
+            .await
+            .unwrap()
+    };
+    load().await;
+    let first = run(&project, RunOptions::default()).await.unwrap();
+    assert!(first.published);
+    let published = Published::read(&ctx.warehouse).await.unwrap().unwrap();
+    assert_eq!(
+        published.models["web_traffic_daily/v1"].partitions_rebuilt, None,
+        "the first build builds every day"
+    );
+
+    // The next night's export holds one late event of Jan 6 and the events of Jan 7.
+    project.write(
+        "data/events_20240107.json",
+        &(ga_line("c", JAN5 + DAY + 9) + &ga_line("c", JAN5 + 2 * DAY + 1)),
+    );
+    load().await;
+    let second = run(&project, RunOptions::default()).await.unwrap();
+    assert!(second.published);
+    let published = Published::read(&ctx.warehouse).await.unwrap().unwrap();
+    let success = &published.models["web_traffic_daily/v1"];
+    assert_eq!(
+        success.partitions_rebuilt,
+        Some(vec!["2024-01-06".to_string(), "2024-01-07".to_string()])
+    );
+    assert_eq!(success.rows, 3);
+    let session = clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap();
+    let got = rows(
+        &session,
+        "SELECT CAST(day AS VARCHAR) AS d, events, users FROM web_traffic_daily ORDER BY d",
+    )
+    .await;
+    let want: Vec<Vec<String>> = [
+        ["2024-01-05", "2", "2"],
+        ["2024-01-06", "2", "2"],
+        ["2024-01-07", "1", "1"],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|s| s.to_string()).collect())
+    .collect();
+    assert_eq!(
+        got, want,
+        "Jan 5 carried over, Jan 6 rebuilt from both files, Jan 7 new"
+    );
+
+    let forced = run(
+        &project,
+        RunOptions {
+            full_refresh: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(forced.published);
+    let published = Published::read(&ctx.warehouse).await.unwrap().unwrap();
+    assert_eq!(
+        published.models["web_traffic_daily/v1"].partitions_rebuilt,
+        None
+    );
+    assert_eq!(published.models["web_traffic_daily/v1"].rows, 3);
+}

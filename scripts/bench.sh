@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of the release build: raw extracts -> published mart.
+#
+#   scripts/bench.sh [EVENTS] [MEMORY_LIMIT]
+#
+# EVENTS (default 1000000) is the size knob: about that many GA4 events, with leads,
+# opportunities and spend in proportion (10M events ~ 500k leads). The demo generator writes
+# the extracts in their real formats; the timed part is `load` (GA4 NDJSON, CRM CSVs, spend
+# CSVs -> Parquet) and `run` (every model, tests, publish), each a separate process, with peak
+# memory from /usr/bin/time. BENCH_DIR keeps the work folder (default: a temporary one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EVENTS="${1:-1000000}"
+MEMORY="${2:-}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearsight-target}"
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/clearsight"
+WORK="${BENCH_DIR:-$(mktemp -d /tmp/clearsight-bench.XXXXXX)}"
+rm -rf "$WORK/warehouse" "$WORK/demo-data"
+mkdir -p "$WORK"
+cp -r config queries "$WORK/"
+MEM_ARGS=()
+[ -n "$MEMORY" ] && MEM_ARGS=(--memory-limit "$MEMORY")
+
+echo "generating ~$EVENTS GA events in $WORK/demo-data ..."
+"$BIN" -C "$WORK" --quiet demo --events "$EVENTS" --generate-only
+RAW_MB=$(du -sm "$WORK/demo-data" | cut -f1)
+
+timed() { # label, command...
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/$label.time" "$@" > "$WORK/$label.out"
+  read -r secs kb < "$WORK/$label.time"
+  echo "$label: ${secs}s, peak RSS $((kb / 1024)) MB"
+}
+timed load "$BIN" -C "$WORK" --quiet --json "${MEM_ARGS[@]}" load
+timed run "$BIN" -C "$WORK" --quiet --json "${MEM_ARGS[@]}" run
+python3 - "$WORK" "$RAW_MB" <<'PY'
+import json, sys
+work, raw_mb = sys.argv[1], float(sys.argv[2])
+load = json.load(open(f"{work}/load.out"))
+run = json.load(open(f"{work}/run.out"))
+t_load = float(open(f"{work}/load.time").read().split()[0])
+t_run = float(open(f"{work}/run.time").read().split()[0])
+rows = sum(f["rows_read"] for f in load["files"])
+by_table = {}
+for f in load["files"]:
+    by_table[f["table"]] = by_table.get(f["table"], 0) + f["rows_loaded"]
+print(f"raw extracts: {raw_mb:.0f} MB, {rows} rows ({by_table})")
+print(f"load: {t_load:.2f}s  {rows / t_load:,.0f} rows/s  {raw_mb / t_load:.1f} MB/s")
+print(f"run:  {t_run:.2f}s  published={run['published']}")
+for n in sorted(run["nodes"], key=lambda n: -n["seconds"])[:6]:
+    print(f"   {n['name']:<28} {n['seconds']:7.2f}s  {n['rows'] or 0:>10} rows")
+print(f"end to end: {t_load + t_run:.2f}s")
+PY

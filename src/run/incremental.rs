@@ -1,0 +1,198 @@
+//! Incremental models (`materialized: incremental`, `partition_by: <day column>`): when only new
+//! files were loaded since the last build, only the days those files touch are rebuilt; every
+//! other day's folder is carried over from the published version.
+//!
+//! Which days? The model's SQL runs once over just the new files and the distinct values of its
+//! partition column are the days to rebuild; those days are then rebuilt from all the files.
+//! This holds for any model whose output rows for a day come from input rows of that day (a
+//! daily aggregate). A removed or replaced input file, a changed SQL or setting, or
+//! `--full-refresh` rebuilds every day. Incremental models read loaded tables and settings only.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+
+use super::model::Model;
+use crate::error::{Error, Result};
+use crate::load::schema;
+use crate::warehouse::Warehouse;
+
+/// The files of every loaded table a model reads.
+pub async fn input_files(
+    warehouse: &Warehouse,
+    reads: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut out = BTreeMap::new();
+    for table in reads
+        .iter()
+        .filter(|t| schema::TABLES.contains(&t.as_str()))
+    {
+        out.insert(
+            table.clone(),
+            warehouse.list(&format!("raw/{table}/")).await?,
+        );
+    }
+    Ok(out)
+}
+
+/// The files added since `before`, or `None` when any file was removed (rebuild everything).
+pub fn appended(
+    before: &BTreeMap<String, Vec<String>>,
+    now: &BTreeMap<String, Vec<String>>,
+) -> Option<BTreeMap<String, Vec<String>>> {
+    let mut added = BTreeMap::new();
+    for (table, files) in now {
+        let old: BTreeSet<&String> = before
+            .get(table)
+            .map(|f| f.iter().collect())
+            .unwrap_or_default();
+        if old.iter().any(|f| !files.contains(f)) {
+            return None;
+        }
+        added.insert(
+            table.clone(),
+            files.iter().filter(|f| !old.contains(f)).cloned().collect(),
+        );
+    }
+    Some(added)
+}
+
+/// Checks that an incremental model can be built incrementally.
+pub fn validate(m: &Model, sources: &BTreeSet<String>) -> Result<String> {
+    let col = m.header.partition_by.clone().ok_or_else(|| {
+        Error::config(
+            m.file.display().to_string(),
+            "an incremental model needs `partition_by: <day column>`",
+        )
+    })?;
+    if let Some(t) = m.reads.iter().find(|t| !sources.contains(*t)) {
+        return Err(Error::config(
+            m.file.display().to_string(),
+            format!(
+                "an incremental model reads loaded tables and settings only, not the model {t:?}"
+            ),
+        ));
+    }
+    Ok(col)
+}
+
+/// Partition values (as text) the model produces from just the `added` files.
+pub async fn changed_partitions(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+    m: &Model,
+    col: &str,
+    added: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>> {
+    // The catalog is shared with `ctx`: swap the loaded tables for their new files, and put the
+    // originals back afterwards whatever happens.
+    let mut originals = Vec::new();
+    for table in added.keys() {
+        originals.push((table.clone(), ctx.table_provider(table.as_str()).await?));
+    }
+    let days = days_of_new_files(ctx, warehouse, m, col, added).await;
+    for (table, provider) in originals {
+        ctx.deregister_table(table.as_str())?;
+        ctx.register_table(table.as_str(), provider)?;
+    }
+    days
+}
+
+async fn days_of_new_files(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+    m: &Model,
+    col: &str,
+    added: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<String>> {
+    let only_new = ctx;
+    for (table, files) in added {
+        only_new.deregister_table(table.as_str())?;
+        if files.is_empty() {
+            let empty =
+                datafusion::datasource::MemTable::try_new(schema::for_table(table), vec![vec![]])?;
+            only_new.register_table(table.as_str(), Arc::new(empty))?;
+            continue;
+        }
+        let urls = files
+            .iter()
+            .map(|f| ListingTableUrl::parse(format!("{}/{f}", warehouse.url)))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(ListingOptions::new(Arc::new(ParquetFormat::default())))
+            .with_schema(schema::for_table(table));
+        only_new.register_table(table.as_str(), Arc::new(ListingTable::try_new(config)?))?;
+    }
+    let sql = format!(
+        "SELECT DISTINCT CAST(\"{col}\" AS VARCHAR) AS day FROM ({}) AS new_rows WHERE \"{col}\" IS NOT NULL ORDER BY day",
+        m.sql.trim().trim_end_matches(';')
+    );
+    let batches = only_new.sql(&sql).await?.collect().await?;
+    let mut days = Vec::new();
+    for b in &batches {
+        let c = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )?;
+        days.extend(
+            datafusion::arrow::array::AsArray::as_string::<i32>(&c)
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
+    }
+    Ok(days)
+}
+
+/// The model's SQL restricted to `days` of its partition column.
+pub fn restricted_sql(m: &Model, col: &str, days: &[String]) -> String {
+    let list = if days.is_empty() {
+        "NULL".to_string()
+    } else {
+        days.iter()
+            .map(|d| format!("'{}'", d.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "SELECT * FROM ({}) AS model_rows WHERE CAST(\"{col}\" AS VARCHAR) IN ({list})",
+        m.sql.trim().trim_end_matches(';')
+    )
+}
+
+/// Copies the published partitions that were not rebuilt into the new run's folder.
+pub async fn carry_partitions(
+    warehouse: &Warehouse,
+    from_dir: &str,
+    to_dir: &str,
+    col: &str,
+    rebuilt: &[String],
+) -> Result<()> {
+    for path in warehouse.list(from_dir).await? {
+        let rest = path
+            .strip_prefix(from_dir)
+            .unwrap_or(&path)
+            .trim_start_matches('/');
+        let value = rest
+            .split('/')
+            .find_map(|seg| seg.strip_prefix(&format!("{col}=")));
+        match value {
+            Some(v) if !rebuilt.iter().any(|d| d == v) => {
+                let target = warehouse.path(&format!("{to_dir}/{rest}"));
+                object_store::ObjectStoreExt::copy(
+                    &*warehouse.store,
+                    &warehouse.path(&path),
+                    &target,
+                )
+                .await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
