@@ -102,3 +102,26 @@ fn exit_4_when_an_input_cannot_be_read() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stdout).contains("/nonexistent/spend_*.csv"));
 }
+
+#[test]
+fn exit_5_when_the_warehouse_cannot_be_written() {
+    let project = tiny_project();
+    let out = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .args([
+            "--project",
+            project.path().to_str().unwrap(),
+            "--quiet",
+            "--warehouse",
+            "/proc/clearsight-no-such-place",
+            "load",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/proc/clearsight-no-such-place"));
+}
