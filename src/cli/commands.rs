@@ -291,10 +291,54 @@ pub async fn test(ctx: &Context) -> Result<i32> {
     })
 }
 
+/// DuckDB statements that read the published marts: one view per model (highest version).
+pub async fn duckdb_snippet(ctx: &Context) -> Result<String> {
+    let Some(published) = Published::read(&ctx.warehouse).await? else {
+        return Err(crate::Error::Usage(
+            "nothing is published yet: run `clearsight build` first".into(),
+        ));
+    };
+    let local = ctx.warehouse.url.strip_prefix("file://");
+    let mut out = format!(
+        "-- DuckDB: the marts of run {} (published {})\n",
+        published.run_id, published.published_at
+    );
+    if ctx.warehouse.url.starts_with("s3://") {
+        out += "INSTALL httpfs; LOAD httpfs;  -- plus CREATE SECRET for your credentials\n";
+    }
+    let mut latest: BTreeMap<&str, (&String, &crate::run::publish::Success)> = BTreeMap::new();
+    for (key, s) in &published.models {
+        if latest
+            .get(s.model.as_str())
+            .is_none_or(|(_, o)| o.version < s.version)
+        {
+            latest.insert(&s.model, (key, s));
+        }
+    }
+    for (name, (key, s)) in latest {
+        // Locally the `marts` symlink always points at the live run; object stores use the run's folder.
+        let dir = match local {
+            Some(root) => format!("{root}/marts/{key}"),
+            None => format!("{}/{}", ctx.warehouse.url, published.dir_of(key)),
+        };
+        let hive = if s.partition_by.is_some() {
+            ", hive_partitioning = true"
+        } else {
+            ""
+        };
+        out += &format!("CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{dir}/**/*.parquet'{hive});\n");
+    }
+    Ok(out)
+}
+
 pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
+    if args.duckdb {
+        print!("{}", duckdb_snippet(ctx).await?);
+        return Ok(exit::OK);
+    }
     let session = query_session(ctx).await?;
     let batches = session
-        .sql(&args.sql)
+        .sql(args.sql.as_deref().unwrap_or_default())
         .await
         .map_err(|e| crate::Error::Query(e.to_string()))?
         .collect()

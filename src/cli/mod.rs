@@ -75,6 +75,11 @@ pub enum Command {
     Build(RunArgs),
     /// Run SQL over the published marts and the loaded tables.
     Query(QueryArgs),
+    /// Create a new project: commented config, the default models, a README for the team.
+    Init {
+        /// The new project's folder (must not exist or be empty).
+        dir: PathBuf,
+    },
     /// Generate demo extracts (GA4, Salesforce, HubSpot, ad platforms) and build the mart from them.
     Demo(DemoArgs),
 }
@@ -101,7 +106,11 @@ pub enum OutputFormat {
 pub struct QueryArgs {
     /// The SQL. Tables: every published mart by model name (pipeline_metrics, ...) and the
     /// loaded tables (ga_events, crm_leads, crm_opportunities, ad_spend, quarantine).
-    pub sql: String,
+    #[arg(required_unless_present = "duckdb")]
+    pub sql: Option<String>,
+    /// Print a DuckDB snippet that reads the published marts instead of running SQL.
+    #[arg(long)]
+    pub duckdb: bool,
     /// Output format.
     #[arg(
         long,
@@ -210,6 +219,16 @@ async fn run_command(cli: Cli) -> Result<i32> {
             commands::load(&ctx).await
         }
         Command::Demo(args) => commands::demo(&cli.global, args).await,
+        Command::Init { dir } => {
+            let written = init::init(dir)?;
+            println!(
+                "created {} with {} files; next: cd {} && clearsight demo",
+                dir.display(),
+                written.len(),
+                dir.display()
+            );
+            Ok(exit::OK)
+        }
         Command::Run(args) => commands::run(&Context::from_args(&cli.global)?, args).await,
         Command::Build(args) => commands::build(&Context::from_args(&cli.global)?, args).await,
         Command::Test => commands::test(&Context::from_args(&cli.global)?).await,
@@ -218,3 +237,4 @@ async fn run_command(cli: Cli) -> Result<i32> {
 }
 
 pub mod commands;
+pub mod init;

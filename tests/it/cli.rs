@@ -125,3 +125,77 @@ fn exit_5_when_the_warehouse_cannot_be_written() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("/proc/clearsight-no-such-place"));
 }
+
+#[test]
+fn init_creates_a_project_that_builds_the_demo() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("marketing-mart");
+    let init = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .arg("init")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(readme.contains("cron") && readme.contains("Airflow") && readme.contains("Exit codes"));
+    // Every config file and model of this repository is in a new project.
+    for sub in ["config", "queries"] {
+        for entry in walk(&crate::support::repo().join(sub)) {
+            let rel = entry.strip_prefix(crate::support::repo()).unwrap();
+            assert!(dir.join(rel).exists(), "init is missing {}", rel.display());
+        }
+    }
+    let demo = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .args([
+            "--project",
+            dir.to_str().unwrap(),
+            "--quiet",
+            "demo",
+            "--events",
+            "3000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        demo.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&demo.stdout);
+    assert!(
+        stdout.contains("cpl") && stdout.contains("roi") && stdout.contains("Display"),
+        "{stdout}"
+    );
+    let snippet = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .args(["--project", dir.to_str().unwrap(), "query", "--duckdb"])
+        .output()
+        .unwrap();
+    let snippet = String::from_utf8_lossy(&snippet.stdout);
+    assert!(snippet.contains(&format!("read_parquet('{}/warehouse/marts/pipeline_metrics/v1/**/*.parquet', hive_partitioning = true)", dir.display())), "{snippet}");
+    // A second init into the same folder is refused.
+    let again = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .arg("init")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
