@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod load;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod sources;
 pub mod udf;

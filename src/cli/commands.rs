@@ -158,7 +158,7 @@ pub async fn headline(ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-use super::{OutputFormat, QueryArgs, RunArgs};
+use super::{OutputFormat, QueryArgs, ReportArgs, RunArgs};
 use crate::run::publish::{BuildLock, Published};
 use crate::run::{RunOptions, RunReport, Runner};
 
@@ -368,5 +368,22 @@ pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
     }
     use std::io::Write;
     std::io::stdout().write_all(&out)?;
+    Ok(exit::OK)
+}
+
+pub async fn report(ctx: &Context, args: &ReportArgs) -> Result<i32> {
+    let Some(published) = Published::read(&ctx.warehouse).await? else {
+        return Err(crate::Error::Usage(
+            "nothing is published yet: run `clearsight build` first".into(),
+        ));
+    };
+    let session = query_session(ctx).await?;
+    let data = crate::report::gather(&session, &args.model, &published.run_id).await?;
+    let page = crate::report::render(&data);
+    let tmp = args.html.with_extension("html.tmp");
+    std::fs::write(&tmp, page)?;
+    std::fs::rename(&tmp, &args.html)?;
+    ctx.progress
+        .line(&format!("report written to {}", args.html.display()));
     Ok(exit::OK)
 }

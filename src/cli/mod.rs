@@ -75,6 +75,8 @@ pub enum Command {
     Build(RunArgs),
     /// Run SQL over the published marts and the loaded tables.
     Query(QueryArgs),
+    /// Write a self-contained HTML report of the published marts (opens without network).
+    Report(ReportArgs),
     /// Create a new project: commented config, the default models, a README for the team.
     Init {
         /// The new project's folder (must not exist or be empty).
@@ -120,6 +122,17 @@ pub struct QueryArgs {
         default_value = "table"
     )]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The HTML file to write.
+    #[arg(long, env = "CLEARSIGHT_REPORT_HTML")]
+    pub html: PathBuf,
+    /// Attribution model of the channel table, charts and funnel.
+    #[arg(long, env = "CLEARSIGHT_MODEL", default_value = "data_driven",
+          value_parser = ["first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "data_driven"])]
+    pub model: String,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +232,7 @@ async fn run_command(cli: Cli) -> Result<i32> {
             commands::load(&ctx).await
         }
         Command::Demo(args) => commands::demo(&cli.global, args).await,
+        Command::Report(args) => commands::report(&Context::from_args(&cli.global)?, args).await,
         Command::Init { dir } => {
             let written = init::init(dir)?;
             println!(

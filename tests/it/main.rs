@@ -7,4 +7,5 @@ mod channels;
 mod cli;
 mod invariants;
 mod loader;
+mod report;
 mod runner;
