@@ -25,7 +25,11 @@ Exit codes:
     long_about = "Clearsight joins GA4 web analytics, CRM leads and opportunities, and ad spend, and builds a \
 pipeline-metrics mart (Parquet) that judges every channel and campaign by pipeline and revenue.\n\n\
 Typical nightly job:  clearsight build   (load + run + test + publish)\n\
-First look:           clearsight demo",
+First look:           clearsight demo\n\
+New team project:     clearsight init marketing-mart\n\
+Look at the numbers:  clearsight report --html mart.html   |   clearsight query \"SELECT ...\"\n\n\
+Every flag can also be set in the environment: the variable is named after the flag \
+(e.g. --memory-limit is CLEARSIGHT_MEMORY_LIMIT) and is shown in each command's --help.",
     after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(flatten)]
@@ -80,6 +84,7 @@ pub enum Command {
     /// Create a new project: commented config, the default models, a README for the team.
     Init {
         /// The new project's folder (must not exist or be empty).
+        #[arg(env = "CLEARSIGHT_INIT_DIR")]
         dir: PathBuf,
     },
     /// Generate demo extracts (GA4, Salesforce, HubSpot, ad platforms) and build the mart from them.
@@ -108,10 +113,10 @@ pub enum OutputFormat {
 pub struct QueryArgs {
     /// The SQL. Tables: every published mart by model name (pipeline_metrics, ...) and the
     /// loaded tables (ga_events, crm_leads, crm_opportunities, ad_spend, quarantine).
-    #[arg(required_unless_present = "duckdb")]
+    #[arg(required_unless_present = "duckdb", env = "CLEARSIGHT_SQL")]
     pub sql: Option<String>,
     /// Print a DuckDB snippet that reads the published marts instead of running SQL.
-    #[arg(long)]
+    #[arg(long, env = "CLEARSIGHT_DUCKDB")]
     pub duckdb: bool,
     /// Output format.
     #[arg(
@@ -147,7 +152,7 @@ pub struct DemoArgs {
     #[arg(long, env = "CLEARSIGHT_DEMO_SEED", default_value_t = 42)]
     pub seed: u64,
     /// Only write the extracts; do not load or build.
-    #[arg(long)]
+    #[arg(long, env = "CLEARSIGHT_DEMO_GENERATE_ONLY")]
     pub generate_only: bool,
 }
 

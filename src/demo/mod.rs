@@ -6,6 +6,7 @@
 //! The channel profiles make the point of the product: Meta and display bring the cheapest
 //! leads and the least revenue.
 
+mod crm_export;
 mod simulate;
 mod writers;
 

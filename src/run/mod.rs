@@ -6,7 +6,10 @@ pub mod dag;
 pub mod incremental;
 pub mod model;
 pub mod publish;
+pub mod results;
 pub mod tables;
+
+pub use results::{NodeResult, NodeStatus, RunReport};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -15,13 +18,11 @@ use bytes::Bytes;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
 
 use crate::config::Project;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::warehouse::Warehouse;
-use audit::TestOutcome;
 use model::{Materialization, Model};
 use publish::{Published, Success};
 
@@ -31,52 +32,6 @@ pub struct RunOptions {
     pub select: Vec<String>,
     /// Rebuild models whose fingerprint is unchanged.
     pub full_refresh: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NodeStatus {
-    Built,
-    /// Unchanged fingerprint: the published output is carried into this run.
-    Skipped,
-    View,
-    /// Not selected: its published output is read.
-    NotSelected,
-    Passed,
-    Failed,
-    Error,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct NodeResult {
-    pub name: String,
-    pub file: String,
-    pub status: NodeStatus,
-    pub rows: Option<u64>,
-    pub seconds: f64,
-    pub fingerprint: Option<String>,
-    pub tests: Vec<TestOutcome>,
-    pub message: Option<String>,
-}
-
-/// `run_results.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunReport {
-    pub run_id: String,
-    pub started_at: String,
-    pub finished: bool,
-    pub published: bool,
-    pub nodes: Vec<NodeResult>,
-    pub seconds: f64,
-}
-
-impl RunReport {
-    pub fn failures(&self) -> usize {
-        self.nodes
-            .iter()
-            .filter(|n| matches!(n.status, NodeStatus::Failed | NodeStatus::Error))
-            .count()
-    }
 }
 
 fn hash_hex(parts: &[&str]) -> String {

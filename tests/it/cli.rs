@@ -199,3 +199,60 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn help_teaches_commands_environment_and_exit_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "load",
+        "run",
+        "test",
+        "build",
+        "query",
+        "report",
+        "init",
+        "demo",
+        "CLEARSIGHT_MEMORY_LIMIT",
+        "Exit codes:",
+        "3  another build holds the warehouse lock",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+    let run = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let run = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.contains("+model")
+            && run.contains("CLEARSIGHT_SELECT")
+            && run.contains("CLEARSIGHT_FULL_REFRESH"),
+        "{run}"
+    );
+}
+
+#[test]
+fn flags_are_read_from_the_environment() {
+    let project = tiny_project();
+    let out = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .env("CLEARSIGHT_PROJECT", project.path())
+        .env("CLEARSIGHT_JSON", "true")
+        .env("CLEARSIGHT_QUIET", "true")
+        .arg("load")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON because CLEARSIGHT_JSON is set");
+    assert_eq!(summary["files"].as_array().unwrap().len(), 9);
+}
