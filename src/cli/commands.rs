@@ -225,16 +225,7 @@ pub async fn query_session(ctx: &Context) -> Result<datafusion::prelude::Session
     crate::run::tables::register_loaded(&session, &ctx.warehouse).await?;
     crate::run::tables::register_settings(&session, &ctx.project)?;
     if let Some(published) = Published::read(&ctx.warehouse).await? {
-        let mut latest: BTreeMap<&str, (&String, &crate::run::publish::Success)> = BTreeMap::new();
-        for (key, s) in &published.models {
-            if latest
-                .get(s.model.as_str())
-                .is_none_or(|(_, o)| o.version < s.version)
-            {
-                latest.insert(&s.model, (key, s));
-            }
-        }
-        for (name, (key, s)) in latest {
+        for (name, key, s) in published.latest_versions() {
             crate::run::register_published(
                 &session,
                 &ctx.warehouse,
@@ -306,16 +297,7 @@ pub async fn duckdb_snippet(ctx: &Context) -> Result<String> {
     if ctx.warehouse.url.starts_with("s3://") {
         out += "INSTALL httpfs; LOAD httpfs;  -- plus CREATE SECRET for your credentials\n";
     }
-    let mut latest: BTreeMap<&str, (&String, &crate::run::publish::Success)> = BTreeMap::new();
-    for (key, s) in &published.models {
-        if latest
-            .get(s.model.as_str())
-            .is_none_or(|(_, o)| o.version < s.version)
-        {
-            latest.insert(&s.model, (key, s));
-        }
-    }
-    for (name, (key, s)) in latest {
+    for (name, key, s) in published.latest_versions() {
         // Locally the `marts` symlink always points at the live run; object stores use the run's folder.
         let dir = match local {
             Some(root) => format!("{root}/marts/{key}"),

@@ -64,6 +64,23 @@ impl Published {
         }
     }
 
+    /// The highest published version of each model: (model, `<model>/v<n>` key, record).
+    pub fn latest_versions(&self) -> Vec<(&str, &String, &Success)> {
+        let mut latest: BTreeMap<&str, (&String, &Success)> = BTreeMap::new();
+        for (key, s) in &self.models {
+            if latest
+                .get(s.model.as_str())
+                .is_none_or(|(_, o)| o.version < s.version)
+            {
+                latest.insert(&s.model, (key, s));
+            }
+        }
+        latest
+            .into_iter()
+            .map(|(name, (key, s))| (name, key, s))
+            .collect()
+    }
+
     /// Folder (relative to the warehouse) of a published model version.
     pub fn dir_of(&self, key: &str) -> String {
         format!("_runs/{}/marts/{key}", self.run_id)

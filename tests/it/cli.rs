@@ -4,7 +4,7 @@ use std::process::Command;
 
 use clearsight::run::publish::BuildLock;
 
-use crate::support::{fixture_sources, TestProject};
+use crate::support::{clearsight_ok, fixture_sources, TestProject};
 
 fn clearsight(project: &TestProject, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_clearsight"))
@@ -150,24 +150,14 @@ fn init_creates_a_project_that_builds_the_demo() {
             assert!(dir.join(rel).exists(), "init is missing {}", rel.display());
         }
     }
-    let demo = Command::new(env!("CARGO_BIN_EXE_clearsight"))
-        .args([
-            "--project",
-            dir.to_str().unwrap(),
-            "--quiet",
-            "demo",
-            "--events",
-            "3000",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        demo.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&demo.stdout);
+    let stdout = clearsight_ok(&[
+        "--project",
+        dir.to_str().unwrap(),
+        "--quiet",
+        "demo",
+        "--events",
+        "3000",
+    ]);
     assert!(
         stdout.contains("cpl") && stdout.contains("roi") && stdout.contains("Display"),
         "{stdout}"

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::support::{rows, TestProject};
+use crate::support::{clearsight_ok, rows, TestProject};
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -37,29 +37,10 @@ async fn report_renders_in_headless_chromium_with_the_marts_numbers() {
         return;
     };
     let project = TestProject::demo();
-    let bin = env!("CARGO_BIN_EXE_clearsight");
     let p = project.path().to_str().unwrap();
-    let demo = Command::new(bin)
-        .args(["--project", p, "--quiet", "demo", "--events", "8000"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        demo.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&demo.stderr)
-    );
+    clearsight_ok(&["--project", p, "--quiet", "demo", "--events", "8000"]);
     let html = project.path().join("report.html");
-    let out = Command::new(bin)
-        .args(["--project", p, "report", "--html", html.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    clearsight_ok(&["--project", p, "report", "--html", html.to_str().unwrap()]);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(
         !page.contains("http://") && !page.contains("https://") && !page.contains("<script"),

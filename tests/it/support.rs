@@ -138,3 +138,18 @@ pub async fn number(ctx: &SessionContext, sql: &str) -> f64 {
         .parse()
         .unwrap_or_else(|_| panic!("{sql}: not a number: {:?}", r[0][0]))
 }
+
+/// Runs the real binary with `args`; asserts it exits 0 and returns its stdout.
+pub fn clearsight_ok(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "clearsight {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
