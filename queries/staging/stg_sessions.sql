@@ -8,32 +8,23 @@
 -- tests:
 --   - not_null: [user_pseudo_id, ga_session_id, session_start, session_month, source, medium, campaign, channel]
 --   - unique: [user_pseudo_id, ga_session_id]
-WITH ordered AS (
-    SELECT
-        *,
-        ROW_NUMBER() OVER (
-            PARTITION BY user_pseudo_id, ga_session_id
-            ORDER BY event_at, source_file, source_line
-        ) AS event_order
-    FROM stg_ga_events
-),
-per_session AS (
+WITH per_session AS (
     SELECT
         user_pseudo_id,
         ga_session_id,
         MIN(event_at) AS session_start,
         BOOL_OR(gclid IS NOT NULL) AS has_gclid,
-        FIRST_VALUE(COALESCE(manual_campaign, utm_campaign) ORDER BY event_order)
+        FIRST_VALUE(COALESCE(manual_campaign, utm_campaign) ORDER BY event_at, source_file, source_line)
             FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS gclid_campaign,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END ORDER BY event_order)
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END ORDER BY event_at, source_file, source_line)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_source,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END ORDER BY event_order)
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END ORDER BY event_at, source_file, source_line)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_medium,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END ORDER BY event_order)
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END ORDER BY event_at, source_file, source_line)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_campaign,
-        FIRST_VALUE(external_referrer ORDER BY event_order)
+        FIRST_VALUE(external_referrer ORDER BY event_at, source_file, source_line)
             FILTER (WHERE external_referrer IS NOT NULL) AS referrer_host
-    FROM ordered
+    FROM stg_ga_events
     GROUP BY user_pseudo_id, ga_session_id
 ),
 sourced AS (
