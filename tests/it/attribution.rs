@@ -29,11 +29,20 @@ fn session(
     referrer: Option<&str>,
     user_id: Option<&str>,
 ) -> String {
+    event(user, at / 1_000_000, at, url_query, referrer, user_id)
+}
+
+/// One GA event of session `session_id`.
+fn event(
+    user: &str,
+    session_id: i64,
+    at: i64,
+    url_query: &str,
+    referrer: Option<&str>,
+    user_id: Option<&str>,
+) -> String {
     let mut params = vec![
-        format!(
-            r#"{{"key":"ga_session_id","value":{{"int_value":"{}"}}}}"#,
-            at / 1_000_000
-        ),
+        format!(r#"{{"key":"ga_session_id","value":{{"int_value":"{session_id}"}}}}"#),
         format!(
             r#"{{"key":"page_location","value":{{"string_value":"https://www.acme-analytics.example/{url_query}"}}}}"#
         ),
@@ -93,6 +102,52 @@ fn world() -> TestProject {
         None,
     );
     ga += &session("11.11", T - 3 * DAY, "", GOOGLE, Some(&sha));
+    // Session rules on visitors who are not leads (session id 77):
+    // the site's own referrer is not a source; the first external referrer is (yahoo: organic).
+    ga += &event(
+        "s1",
+        77,
+        T - 50 * DAY,
+        "",
+        Some("https://www.acme-analytics.example/pricing"),
+        None,
+    );
+    ga += &event(
+        "s1",
+        77,
+        T - 50 * DAY + 1,
+        "",
+        Some("https://search.yahoo.com/search?p=kpi"),
+        None,
+    );
+    // the earliest tagged event decides; an empty utm_medium is (none).
+    ga += &event("s2", 77, T - 50 * DAY, "", None, None);
+    ga += &event(
+        "s2",
+        77,
+        T - 50 * DAY + 1,
+        "?utm_source=Partner&utm_medium=&utm_campaign=Spring",
+        None,
+        None,
+    );
+    // a gclid on any event makes the session google / cpc, campaign from the first event carrying one.
+    ga += &event(
+        "s3",
+        77,
+        T - 50 * DAY,
+        "?utm_source=newsletter&utm_medium=email",
+        None,
+        None,
+    );
+    ga += &event(
+        "s3",
+        77,
+        T - 50 * DAY + 1,
+        "?utm_campaign=Retarget",
+        None,
+        None,
+    );
+    ga += &event("s3", 77, T - 50 * DAY + 2, "?gclid=XYZ", None, None);
     // A visitor who never became a lead, in February.
     ga += &session("99.99", T - 20 * DAY - 5 * DAY, FACEBOOK, None, None);
     project.write("data/events_20240310.json", &ga);
@@ -431,6 +486,23 @@ async fn hand_worked_world() {
             d / total / 2.0,
         ],
         1e-9,
+    );
+
+    // Session rules.
+    let sessions = rows(&s, "SELECT user_pseudo_id, source, medium, campaign, channel FROM stg_sessions WHERE ga_session_id = 77 ORDER BY user_pseudo_id").await;
+    assert_eq!(
+        sessions,
+        vec![
+            vec![
+                "s1",
+                "search.yahoo.com",
+                "organic",
+                "(not set)",
+                "Organic Search"
+            ],
+            vec!["s2", "partner", "(none)", "spring", "Unassigned"],
+            vec!["s3", "google", "cpc", "retarget", "Paid Search"],
+        ]
     );
 
     // Mart rows: spend matched to a touched campaign stays on it; unmatched spend is (not set).
