@@ -379,7 +379,8 @@ fn add_user(world: &mut World, rng: &mut Rng, weights: &[f64]) {
         at += (DAY as f64 * (0.3 + rng.unit() * 12.0)) as i64;
     }
     let p = &world.profiles[acquisition];
-    if !rng.chance(p.lead_rate * 3.0) {
+    // About one lead per 20 GA events, as in the 10M-event / 500k-lead benchmark.
+    if !rng.chance(p.lead_rate * 4.5) {
         return;
     }
     // The lead converts on the user's last session, a minute after it starts.
