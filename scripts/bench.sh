@@ -13,8 +13,11 @@ cd "$(dirname "$0")/.."
 EVENTS="${1:-1000000}"
 MEMORY="${2:-}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearsight-target}"
-cargo build --release --quiet
-BIN="$CARGO_TARGET_DIR/release/clearsight"
+# CLEARSIGHT_BIN: benchmark an already-built binary instead of building the release one.
+if [ -z "${CLEARSIGHT_BIN:-}" ]; then
+  cargo build --release --quiet
+fi
+BIN="${CLEARSIGHT_BIN:-$CARGO_TARGET_DIR/release/clearsight}"
 WORK="${BENCH_DIR:-$(mktemp -d /tmp/clearsight-bench.XXXXXX)}"
 rm -rf "$WORK/warehouse" "$WORK/demo-data"
 mkdir -p "$WORK"
