@@ -36,6 +36,8 @@ pub const PROJECT_FILES: &[(&str, &str)] = embedded![
     "queries/staging/stg_opportunities.sql",
     "queries/staging/stg_sessions.sql",
     "queries/staging/stg_spend.sql",
+    "queries/tests/assert_mart_reconciles_leads.sql",
+    "queries/tests/assert_spend_reconciles.sql",
 ];
 
 const TEAM_README: &str = include_str!("team_readme.md");

@@ -82,7 +82,8 @@ pub struct Model {
     pub sql: String,
     /// Tables the SQL reads, lower-cased.
     pub reads: BTreeSet<String>,
-    /// A test file (`queries/tests/*.sql`): an assertion, not a model.
+    /// A test file (`queries/tests/*.sql`): an assertion returning failing rows, not a model;
+    /// its leading comments are free text.
     pub is_test: bool,
 }
 
@@ -128,7 +129,7 @@ impl Model {
     pub fn parse(file: &Path, sql: String, is_test: bool) -> Result<Model> {
         let name = stem(file);
         let yaml = header_yaml(&sql);
-        let header: Header = if is_test && yaml.trim().is_empty() {
+        let header: Header = if is_test {
             Header {
                 version: 1,
                 materialized: Materialization::View,

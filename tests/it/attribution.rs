@@ -488,6 +488,35 @@ async fn hand_worked_world() {
         1e-9,
     );
 
+    // L2 (Paid Social, Direct) and L3 (Paid Social, Email, Organic Search) under data_driven.
+    close(
+        &per_touch(&s, "L2", "data_driven", "credit").await,
+        &[ps / (ps + d), d / (ps + d)],
+        1e-9,
+    );
+    let l3 = ps + em + os;
+    close(
+        &per_touch(&s, "L3", "data_driven", "revenue").await,
+        &[4500.0 * ps / l3, 4500.0 * em / l3, 4500.0 * os / l3],
+        1e-6,
+    );
+    // L3's other models: first touch, time decay (20, 10 and 0.5 days before creation).
+    close(
+        &per_touch(&s, "L3", "first_touch", "revenue").await,
+        &[4500.0, 0.0, 0.0],
+        1e-9,
+    );
+    let w: Vec<f64> = [20.0, 10.0, 0.5]
+        .iter()
+        .map(|d: &f64| 2f64.powf(-d / 7.0))
+        .collect();
+    let wt: f64 = w.iter().sum();
+    close(
+        &per_touch(&s, "L3", "time_decay", "revenue").await,
+        &[4500.0 * w[0] / wt, 4500.0 * w[1] / wt, 4500.0 * w[2] / wt],
+        1e-6,
+    );
+
     // Session rules.
     let sessions = rows(&s, "SELECT user_pseudo_id, source, medium, campaign, channel FROM stg_sessions WHERE ga_session_id = 77 ORDER BY user_pseudo_id").await;
     assert_eq!(

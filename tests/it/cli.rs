@@ -246,3 +246,44 @@ fn flags_are_read_from_the_environment() {
         serde_json::from_slice(&out.stdout).expect("JSON because CLEARSIGHT_JSON is set");
     assert_eq!(summary["files"].as_array().unwrap().len(), 9);
 }
+
+#[test]
+fn test_command_and_query_formats_read_the_published_mart() {
+    let project = TestProject::demo();
+    let p = project.path().to_str().unwrap();
+    clearsight_ok(&["--project", p, "--quiet", "demo", "--events", "3000"]);
+    let tests = clearsight_ok(&["--project", p, "test"]);
+    assert!(
+        tests
+            .contains("PASS pipeline_metrics: unique(month, channel, campaign, attribution_model)"),
+        "{tests}"
+    );
+    assert!(
+        tests.contains("PASS assert_mart_reconciles_leads"),
+        "{tests}"
+    );
+    assert!(!tests.contains("FAIL"), "{tests}");
+    let sql = "SELECT attribution_model, COUNT(*) AS n FROM pipeline_metrics GROUP BY 1 ORDER BY 1";
+    let csv = clearsight_ok(&["--project", p, "query", "--format", "csv", sql]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "attribution_model,n");
+    assert_eq!(lines.len(), 8, "{csv}");
+    assert!(lines[1].starts_with("data_driven,"));
+    let json: serde_json::Value = serde_json::from_str(&clearsight_ok(&[
+        "--project",
+        p,
+        "query",
+        "--format",
+        "json",
+        sql,
+    ]))
+    .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 7);
+    assert_eq!(json[0]["attribution_model"], "data_driven");
+    let table = clearsight_ok(&["--project", p, "query", sql]);
+    assert!(table.contains("| attribution_model | n "), "{table}");
+    // A bad query is a usage error naming the problem.
+    let out = clearsight(&project, &["query", "SELECT * FROM no_such_mart"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_mart"));
+}

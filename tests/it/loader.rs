@@ -56,7 +56,7 @@ fn v(cells: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn ga4_json_export_flattens_params_and_quarantines_bad_lines() {
     let p = parse(SourceKind::Ga4Json, "ga4/events_20240105.json");
-    assert_eq!(p.rows_read, 4, "blank line is not a row");
+    assert_eq!(p.rows_read, 6, "blank line is not a row");
     let got = table(&p, "CAST(event_at AS BIGINT), user_pseudo_id, user_id, ga_session_id, page_location, page_referrer, manual_source, manual_campaign_name, gclid, source_line").await;
     assert_eq!(
         got,
@@ -88,10 +88,19 @@ async fn ga4_json_export_flattens_params_and_quarantines_bad_lines() {
         ]
     );
     let r = reasons(&p);
-    assert_eq!(r.len(), 2);
+    assert_eq!(r.len(), 4);
     assert_eq!(r[0].0, 4);
     assert!(r[0].2.starts_with("not valid JSON"), "{r:?}");
-    assert_eq!((r[1].0, r[1].1.as_str()), (5, "event_params.ga_session_id"));
+    let fields: Vec<(u64, &str)> = r[1..].iter().map(|x| (x.0, x.1.as_str())).collect();
+    assert_eq!(
+        fields,
+        vec![
+            (5, "event_params.ga_session_id"),
+            (6, "user_pseudo_id"),
+            (7, "event_timestamp")
+        ]
+    );
+    assert!(r[1..].iter().all(|x| x.2.starts_with("required field")));
 }
 
 #[tokio::test]
@@ -101,7 +110,15 @@ async fn ga4_parquet_export_reads_like_the_json_one() {
     let text = std::fs::read_to_string(fixtures().join("ga4/events_20240105.json")).unwrap();
     let good: String = text
         .lines()
-        .filter(|l| l.contains("\"ga_session_id\""))
+        .filter(|l| {
+            [
+                "\"ga_session_id\"",
+                "\"user_pseudo_id\"",
+                "\"event_timestamp\"",
+            ]
+            .iter()
+            .all(|k| l.contains(k))
+        })
         .map(|l| format!("{l}\n"))
         .collect();
     let (schema, _) =
@@ -383,9 +400,9 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
     }
     assert_eq!(
         report.total(|f| f.rows_read),
-        4 + 6 + 5 + 1 + 2 + 2 + 2 + 2 + 1
+        6 + 6 + 5 + 1 + 2 + 2 + 2 + 2 + 1
     );
-    assert_eq!(report.total(|f| f.rows_quarantined), 2 + 4 + 2 + 1 + 1);
+    assert_eq!(report.total(|f| f.rows_quarantined), 4 + 4 + 2 + 1 + 1);
 
     let session = ctx.session().unwrap();
     clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
@@ -396,7 +413,7 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
         "SELECT source_file, line, field FROM quarantine ORDER BY source_file, line",
     )
     .await;
-    assert_eq!(q.len(), 10);
+    assert_eq!(q.len(), 12);
     assert_eq!(q[0], vec!["events_20240105.json", "4", ""]);
     let counts = rows(&session, "SELECT (SELECT COUNT(*) FROM ga_events) AS e, (SELECT COUNT(*) FROM crm_leads) AS l, (SELECT COUNT(*) FROM ad_spend) AS s").await;
     assert_eq!(counts, vec![v(&["2", "3", "5"])]);
@@ -414,7 +431,7 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
         .await
         .unwrap();
     let after = rows(&session, "SELECT (SELECT COUNT(*) FROM ga_events) AS e, (SELECT COUNT(*) FROM crm_leads) AS l, (SELECT COUNT(*) FROM quarantine) AS q").await;
-    assert_eq!(after, vec![v(&["2", "3", "10"])]);
+    assert_eq!(after, vec![v(&["2", "3", "12"])]);
 }
 
 #[tokio::test]
