@@ -4,7 +4,7 @@
 --   One row per GA session (user_pseudo_id, ga_session_id): its start and its traffic source by
 --   the first rule that applies (SPEC section 3): gclid, then the earliest manual/UTM source,
 --   then the earliest external referrer, else (direct) / (none). Channel by the rules in
---   config/channel_rules.yaml.
+--   config/channel_rules.yaml. gclids and user_ids (hashed emails) are the keys a lead can match.
 -- tests:
 --   - not_null: [user_pseudo_id, ga_session_id, session_start, session_month, source, medium, campaign, channel]
 --   - unique: [user_pseudo_id, ga_session_id]
@@ -13,6 +13,8 @@ WITH per_session AS (
         user_pseudo_id,
         ga_session_id,
         MIN(event_at) AS session_start,
+        ARRAY_AGG(DISTINCT TRIM(gclid)) FILTER (WHERE gclid IS NOT NULL) AS gclids,
+        ARRAY_AGG(DISTINCT LOWER(user_id)) FILTER (WHERE user_id IS NOT NULL) AS user_ids,
         BOOL_OR(gclid IS NOT NULL) AS has_gclid,
         FIRST_VALUE(COALESCE(manual_campaign, utm_campaign) ORDER BY event_at, source_file, source_line)
             FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS gclid_campaign,
@@ -32,6 +34,8 @@ sourced AS (
         user_pseudo_id,
         ga_session_id,
         session_start,
+        gclids,
+        user_ids,
         CASE
             WHEN has_gclid THEN 'google'
             WHEN tagged_source IS NOT NULL THEN tagged_source
@@ -59,5 +63,7 @@ SELECT
     source,
     medium,
     campaign,
-    channel_group(source, medium, campaign) AS channel
+    channel_group(source, medium, campaign) AS channel,
+    gclids,
+    user_ids
 FROM sourced

@@ -8,7 +8,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Int64Builder, ListArray, RecordBatch, StringArray, StringBuilder,
     StructArray, TimestampMicrosecondBuilder,
 };
-use arrow::compute::{cast, concat_batches};
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Fields, Int64Type, Schema, SchemaRef};
 
 use super::rows::Rejection;
@@ -118,7 +118,7 @@ pub fn parse_json(file: &str, bytes: &[u8]) -> Result<Parsed, String> {
         Ok(())
     };
     while start < bytes.len() {
-        let end = memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
         line_no += 1;
         if bytes[start..end].iter().any(|b| !b.is_ascii_whitespace()) {
             chunk.push((start, end, line_no));
@@ -131,10 +131,6 @@ pub fn parse_json(file: &str, bytes: &[u8]) -> Result<Parsed, String> {
     flush_chunk(&mut chunk)?;
     drop(flush_chunk);
     flat.finish(rows_read, rejections)
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
 }
 
 fn json_rejection(line: u64, reason: &str, raw: &[u8]) -> Rejection {
@@ -372,9 +368,8 @@ impl Flattener {
 
     fn finish(mut self, rows_read: u64, rejections: Vec<Rejection>) -> Result<Parsed, String> {
         self.seal();
-        let batch = concat_batches(&GA_EVENTS, &self.batches).map_err(|e| e.to_string())?;
         Ok(Parsed {
-            batch,
+            batches: self.batches,
             rows_read,
             rejections,
         })

@@ -29,15 +29,21 @@ use rows::{CsvOutcome, Rejection, RowCollector};
 
 /// One input file parsed: its canonical rows and its rejected rows.
 pub struct Parsed {
-    pub batch: RecordBatch,
+    /// The canonical rows, in file order.
+    pub batches: Vec<RecordBatch>,
     pub rows_read: u64,
     pub rejections: Vec<Rejection>,
 }
 
 impl Parsed {
+    /// Rows loaded.
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
     fn new(rows: RowCollector, outcome: CsvOutcome) -> Result<Self, String> {
         Ok(Parsed {
-            batch: rows.finish().map_err(|e| e.to_string())?,
+            batches: vec![rows.finish().map_err(|e| e.to_string())?],
             rows_read: outcome.rows_read,
             rejections: outcome.rejections,
         })
@@ -174,8 +180,8 @@ async fn load_file(
             file: input.display.clone(),
             message,
         })?;
-    if parsed.batch.num_rows() > 0 {
-        let data = parquet_bytes(parsed.batch.schema(), std::slice::from_ref(&parsed.batch))?;
+    if parsed.rows() > 0 {
+        let data = parquet_bytes(parsed.batches[0].schema(), &parsed.batches)?;
         warehouse
             .put(&format!("raw/{table}/{hash}.parquet"), data)
             .await?;
@@ -188,7 +194,7 @@ async fn load_file(
             .await?;
     }
     load.rows_read = parsed.rows_read;
-    load.rows_loaded = parsed.batch.num_rows() as u64;
+    load.rows_loaded = parsed.rows() as u64;
     load.rows_quarantined = parsed.rejections.len() as u64;
     load.seconds = started.elapsed().as_secs_f64();
     let entry = serde_json::to_vec_pretty(&load).expect("manifest entry serialises");

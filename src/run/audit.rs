@@ -77,27 +77,62 @@ fn failing_rows_sql(table: &str, test: &DataTest) -> Vec<(String, String)> {
     }
 }
 
-async fn count(ctx: &SessionContext, sql: &str) -> Result<u64> {
+/// The counts in the first row of a query's result, one per column (NULL counts as 0).
+async fn first_row_counts(ctx: &SessionContext, sql: &str) -> Result<Vec<u64>> {
     let batches = ctx.sql(sql).await?.collect().await?;
-    let batch = batches.first().filter(|b| b.num_rows() > 0);
-    let Some(batch) = batch else { return Ok(0) };
-    let column = datafusion::arrow::compute::cast(
-        batch.column(0),
-        &datafusion::arrow::datatypes::DataType::Int64,
-    )?;
-    let values = column.as_primitive::<Int64Type>();
-    Ok(if values.is_null(0) {
-        0
-    } else {
-        values.value(0).max(0) as u64
-    })
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(vec![0; batches.first().map_or(1, |b| b.num_columns())]);
+    };
+    let mut out = Vec::with_capacity(batch.num_columns());
+    for column in batch.columns() {
+        let column = datafusion::arrow::compute::cast(
+            column,
+            &datafusion::arrow::datatypes::DataType::Int64,
+        )?;
+        let values = column.as_primitive::<Int64Type>();
+        out.push(if values.is_null(0) {
+            0
+        } else {
+            values.value(0).max(0) as u64
+        });
+    }
+    Ok(out)
+}
+
+async fn count(ctx: &SessionContext, sql: &str) -> Result<u64> {
+    Ok(first_row_counts(ctx, sql).await?[0])
 }
 
 /// Runs a model's header tests against the registered table `table`. `this` in an assertion's
 /// SQL is the model's staged output.
 pub async fn run_tests(ctx: &SessionContext, table: &str, tests: &[DataTest]) -> Vec<TestOutcome> {
+    // Every not_null column in one scan; on an error each column is checked on its own below,
+    // so the message names the column.
+    let not_null: Vec<&String> = tests
+        .iter()
+        .filter_map(|t| match t {
+            DataTest::NotNull(cols) => Some(cols.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     let mut outcomes = Vec::new();
-    for test in tests {
+    let mut batched = false;
+    if not_null.len() > 1 {
+        if let Ok(counts) = null_counts(ctx, table, &not_null).await {
+            outcomes.extend(not_null.iter().zip(counts).map(|(c, n)| TestOutcome {
+                name: format!("not_null({c})"),
+                failing_rows: n,
+                passed: n == 0,
+                message: None,
+            }));
+            batched = true;
+        }
+    }
+    for test in tests
+        .iter()
+        .filter(|t| !(batched && matches!(t, DataTest::NotNull(_))))
+    {
         for (name, sql) in failing_rows_sql(table, test) {
             let sql = if matches!(test, DataTest::Assert(_)) {
                 with_this(&sql, table)
@@ -121,6 +156,22 @@ pub async fn run_tests(ctx: &SessionContext, table: &str, tests: &[DataTest]) ->
         }
     }
     outcomes
+}
+
+/// NULL counts of several columns in one scan.
+async fn null_counts(ctx: &SessionContext, table: &str, columns: &[&String]) -> Result<Vec<u64>> {
+    let sums: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "SUM(CASE WHEN {} IS NULL THEN 1 ELSE 0 END) AS n{i}",
+                ident(c)
+            )
+        })
+        .collect();
+    let sql = format!("SELECT {} FROM {}", sums.join(", "), ident(table));
+    first_row_counts(ctx, &sql).await
 }
 
 /// Replaces the table name `this` in an assertion with the model's table, via a CTE.

@@ -32,7 +32,7 @@ fn parse(kind: SourceKind, file: &str) -> Parsed {
 /// The parsed rows as text, selected columns only.
 async fn table(parsed: &Parsed, columns: &str) -> Vec<Vec<String>> {
     let ctx = SessionContext::new();
-    let t = MemTable::try_new(parsed.batch.schema(), vec![vec![parsed.batch.clone()]]).unwrap();
+    let t = MemTable::try_new(parsed.batches[0].schema(), vec![parsed.batches.clone()]).unwrap();
     ctx.register_table("t", Arc::new(t)).unwrap();
     rows(
         &ctx,
