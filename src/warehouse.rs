@@ -111,7 +111,12 @@ impl Warehouse {
     /// Relative paths of every object under `prefix`, sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
         let base = self.path(prefix);
-        let metas: Vec<_> = self.store.list(Some(&base)).try_collect().await?;
+        let metas: Vec<_> = self
+            .store
+            .list(Some(&base))
+            .try_collect()
+            .await
+            .map_err(|e| Error::warehouse(self.url_of(prefix), e))?;
         let root = self.root.as_ref();
         let mut out: Vec<String> = metas
             .into_iter()
@@ -129,7 +134,10 @@ impl Warehouse {
 
     pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
         for p in self.list(prefix).await? {
-            self.store.delete(&self.path(&p)).await?;
+            self.store
+                .delete(&self.path(&p))
+                .await
+                .map_err(|e| Error::warehouse(self.url_of(&p), e))?;
         }
         Ok(())
     }
