@@ -109,50 +109,56 @@ pub async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// The first screen: per channel, CPL next to cost per SQL, CAC and ROI, with the myopia flags.
+/// The myopia rows of one level (`channel` or `campaign`) with spend, data-driven model.
+fn myopia_sql(level: &str) -> String {
+    let campaign = if level == "campaign" { "campaign," } else { "" };
+    format!(
+        "SELECT channel, {campaign} ROUND(spend, 0) AS spend, ROUND(leads, 1) AS leads, ROUND(cpl, 2) AS cpl,
+                ROUND(cost_per_sql, 2) AS cost_per_sql, ROUND(cac, 0) AS cac, ROUND(revenue, 0) AS revenue,
+                ROUND(roi, 2) AS roi, cpl_rank, roi_rank,
+                CASE WHEN myopia_flag THEN '<< cheap leads, no money' ELSE '' END AS myopia
+         FROM myopia
+         WHERE attribution_model = 'data_driven' AND level = '{level}' AND spend > 0
+         ORDER BY cpl_rank"
+    )
+}
+
+/// The first screen: per channel, CPL next to cost per SQL, CAC and ROI, with the myopia flags;
+/// then the campaigns.
 pub async fn headline(ctx: &Context) -> Result<()> {
     let session = query_session(ctx).await?;
-    let sql = "SELECT channel,
-                      ROUND(spend, 0) AS spend,
-                      ROUND(leads, 1) AS leads,
-                      ROUND(cpl, 2) AS cpl,
-                      ROUND(cost_per_sql, 2) AS cost_per_sql,
-                      ROUND(cac, 0) AS cac,
-                      ROUND(revenue, 0) AS revenue,
-                      ROUND(roi, 2) AS roi,
-                      cpl_rank,
-                      roi_rank,
-                      CASE WHEN myopia_flag THEN '<< cheap leads, no money' ELSE '' END AS myopia
-               FROM myopia
-               WHERE attribution_model = 'data_driven' AND level = 'channel' AND spend > 0
-               ORDER BY cpl_rank";
-    let batches = session.sql(sql).await?.collect().await?;
-    println!("\nPaid channels, all months, data-driven attribution (CPL rank 1 = cheapest, ROI rank 1 = best):");
-    println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
-    let flagged = session
-        .sql("SELECT channel FROM myopia WHERE attribution_model = 'data_driven' AND level = 'channel' AND myopia_flag ORDER BY channel")
-        .await?
-        .collect()
-        .await?;
-    let names: Vec<String> = flagged
-        .iter()
-        .flat_map(|b| {
-            let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8)
-                .expect("text casts to Utf8");
-            arrow::array::AsArray::as_string::<i32>(&c)
+    let mut flagged = Vec::new();
+    for (level, title) in [("channel", "Paid channels"), ("campaign", "Paid campaigns")] {
+        let sql = myopia_sql(level);
+        let batches = session.sql(&sql).await?.collect().await?;
+        println!("\n{title}, all months, data-driven attribution (CPL rank 1 = cheapest, ROI rank 1 = best):");
+        println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
+        let rows = crate::report::table(&session, &sql).await?;
+        let (myopia, name) = (
+            rows.col("myopia"),
+            if level == "campaign" {
+                rows.col("campaign")
+            } else {
+                rows.col("channel")
+            },
+        );
+        flagged.extend(
+            rows.rows
                 .iter()
-                .flatten()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    if names.is_empty() {
-        println!("No channel is cheap by CPL and poor by ROI.");
+                .filter(|r| !r[myopia].text().is_empty())
+                .map(|r| r[name].text()),
+        );
+    }
+    if flagged.is_empty() {
+        println!("No channel or campaign is cheap by CPL and poor by ROI.");
     } else {
-        println!("KPI myopia: {} rank(s) in the cheaper half by cost per lead but the worse half by ROI.", names.join(", "));
+        println!(
+            "KPI myopia: {} rank in the cheaper half by cost per lead but the worse half by ROI.",
+            flagged.join(", ")
+        );
     }
     println!(
-        "\nMarts: {}/marts/<model>/v<version>/  |  try: clearsight query \"SELECT * FROM kpi_attainment ORDER BY month, metric\"",
+        "\nMarts: {}/marts/<model>/v<version>/  |  try: clearsight report --html mart.html",
         ctx.warehouse.url.trim_start_matches("file://")
     );
     Ok(())
