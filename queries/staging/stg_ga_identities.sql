@@ -6,13 +6,10 @@
 -- tests:
 --   - not_null: [kind, match_key, user_pseudo_id]
 --   - accepted_values: {column: kind, values: [gclid, user_id]}
-SELECT DISTINCT kind, match_key, user_pseudo_id
-FROM (
-    SELECT 'gclid' AS kind, UNNEST(gclids) AS match_key, user_pseudo_id
-    FROM stg_sessions
-    WHERE gclids IS NOT NULL
-    UNION ALL
-    SELECT 'user_id' AS kind, UNNEST(user_ids) AS match_key, user_pseudo_id
-    FROM stg_sessions
-    WHERE user_ids IS NOT NULL
-) keys
+SELECT DISTINCT 'gclid' AS kind, TRIM(gclid) AS match_key, user_pseudo_id
+FROM stg_ga_events
+WHERE gclid IS NOT NULL
+UNION ALL
+SELECT DISTINCT 'user_id' AS kind, LOWER(user_id) AS match_key, user_pseudo_id
+FROM stg_ga_events
+WHERE user_id IS NOT NULL

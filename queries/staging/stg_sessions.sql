@@ -4,29 +4,36 @@
 --   One row per GA session (user_pseudo_id, ga_session_id): its start and its traffic source by
 --   the first rule that applies (SPEC section 3): gclid, then the earliest manual/UTM source,
 --   then the earliest external referrer, else (direct) / (none). Channel by the rules in
---   config/channel_rules.yaml. gclids and user_ids (hashed emails) are the keys a lead can match.
+--   config/channel_rules.yaml.
 -- tests:
 --   - not_null: [user_pseudo_id, ga_session_id, session_start, session_month, source, medium, campaign, channel]
 --   - unique: [user_pseudo_id, ga_session_id]
-WITH per_session AS (
+WITH file_order AS (
+    SELECT source_file, ROW_NUMBER() OVER (ORDER BY source_file) AS file_rank
+    FROM (SELECT DISTINCT source_file FROM stg_ga_events) files
+),
+events AS (
+    SELECT e.*, f.file_rank * 4294967296 + e.source_line AS event_seq
+    FROM stg_ga_events e
+    JOIN file_order f ON f.source_file = e.source_file
+),
+per_session AS (
     SELECT
         user_pseudo_id,
         ga_session_id,
         MIN(event_at) AS session_start,
-        ARRAY_AGG(DISTINCT TRIM(gclid)) FILTER (WHERE gclid IS NOT NULL) AS gclids,
-        ARRAY_AGG(DISTINCT LOWER(user_id)) FILTER (WHERE user_id IS NOT NULL) AS user_ids,
         BOOL_OR(gclid IS NOT NULL) AS has_gclid,
-        FIRST_VALUE(COALESCE(manual_campaign, utm_campaign) ORDER BY event_at, source_file, source_line)
+        FIRST_VALUE(COALESCE(manual_campaign, utm_campaign) ORDER BY event_at, event_seq)
             FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS gclid_campaign,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END ORDER BY event_at, source_file, source_line)
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END ORDER BY event_at, event_seq)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_source,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END ORDER BY event_at, source_file, source_line)
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END ORDER BY event_at, event_seq)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_medium,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END ORDER BY event_at, source_file, source_line)
+        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END ORDER BY event_at, event_seq)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_campaign,
-        FIRST_VALUE(external_referrer ORDER BY event_at, source_file, source_line)
+        FIRST_VALUE(external_referrer ORDER BY event_at, event_seq)
             FILTER (WHERE external_referrer IS NOT NULL) AS referrer_host
-    FROM stg_ga_events
+    FROM events
     GROUP BY user_pseudo_id, ga_session_id
 ),
 sourced AS (
@@ -34,8 +41,6 @@ sourced AS (
         user_pseudo_id,
         ga_session_id,
         session_start,
-        gclids,
-        user_ids,
         CASE
             WHEN has_gclid THEN 'google'
             WHEN tagged_source IS NOT NULL THEN tagged_source
@@ -63,7 +68,5 @@ SELECT
     source,
     medium,
     campaign,
-    channel_group(source, medium, campaign) AS channel,
-    gclids,
-    user_ids
+    channel_group(source, medium, campaign) AS channel
 FROM sourced
