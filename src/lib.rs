@@ -23,3 +23,14 @@ pub mod udf;
 pub mod warehouse;
 
 pub use error::{Error, Result};
+
+/// The attribution models of SPEC section 6, in the order reports show them.
+pub const ATTRIBUTION_MODELS: [&str; 7] = [
+    "first_touch",
+    "last_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "w_shaped",
+    "data_driven",
+];

@@ -136,7 +136,7 @@ pub struct ReportArgs {
     pub html: PathBuf,
     /// Attribution model of the channel table, charts and funnel.
     #[arg(long, env = "CLEARSIGHT_MODEL", default_value = "data_driven",
-          value_parser = ["first_touch", "last_touch", "linear", "time_decay", "position_based", "w_shaped", "data_driven"])]
+          value_parser = crate::ATTRIBUTION_MODELS)]
     pub model: String,
 }
 

@@ -112,15 +112,7 @@ fn model_comparison(t: &Table) -> Table {
         t.col("attribution_model"),
         t.col("revenue"),
     );
-    let models = [
-        "first_touch",
-        "last_touch",
-        "linear",
-        "time_decay",
-        "position_based",
-        "w_shaped",
-        "data_driven",
-    ];
+    let models = crate::ATTRIBUTION_MODELS;
     let mut channels: Vec<String> = t.rows.iter().map(|r| r[ch].text()).collect();
     channels.dedup();
     let mut out = Table {

@@ -311,15 +311,7 @@ async fn hand_worked_world() {
     );
 
     // One touch: everything to it, under every model.
-    for model in [
-        "first_touch",
-        "last_touch",
-        "linear",
-        "time_decay",
-        "position_based",
-        "w_shaped",
-        "data_driven",
-    ] {
+    for model in clearsight::ATTRIBUTION_MODELS {
         close(&per_touch(&s, "L1", model, "credit").await, &[1.0], 1e-12);
     }
     // Two touches (Paid Social, direct), opportunity $5,000 open.

@@ -31,6 +31,14 @@ async fn run(project: &TestProject, options: RunOptions) -> clearsight::Result<R
     runner.run(&options).await
 }
 
+async fn full_refresh(project: &TestProject) -> RunReport {
+    let options = RunOptions {
+        full_refresh: true,
+        ..Default::default()
+    };
+    run(project, options).await.unwrap()
+}
+
 fn status(report: &RunReport, name: &str) -> NodeStatus {
     report
         .nodes
@@ -115,15 +123,7 @@ async fn unchanged_models_are_skipped_and_a_changed_one_rebuilds_with_its_childr
         NodeStatus::Built,
         "a child of a changed model rebuilds"
     );
-    let forced = run(
-        &project,
-        RunOptions {
-            full_refresh: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let forced = full_refresh(&project).await;
     assert_eq!(status(&forced, "spend_by_day"), NodeStatus::Built);
     let ctx = project.context();
     let session = clearsight::cli::commands::query_session(&ctx)
@@ -310,15 +310,7 @@ async fn incremental_model_rebuilds_only_the_days_of_new_files() {
         "Jan 5 carried over, Jan 6 rebuilt from both files, Jan 7 new"
     );
 
-    let forced = run(
-        &project,
-        RunOptions {
-            full_refresh: true,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let forced = full_refresh(&project).await;
     assert!(forced.published);
     let published = Published::read(&ctx.warehouse).await.unwrap().unwrap();
     assert_eq!(
