@@ -9,3 +9,4 @@ mod invariants;
 mod loader;
 mod report;
 mod runner;
+mod world;
