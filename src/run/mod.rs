@@ -459,6 +459,11 @@ impl Runner<'_> {
                 .await?;
         }
         next.published_at = chrono::Utc::now().to_rfc3339();
+        // Failpoint for tests: die like a killed build after every file is written but before
+        // the pointer, the one write that makes a run visible.
+        if std::env::var_os("CLEARSIGHT_FAILPOINT_BEFORE_PUBLISH").is_some() {
+            std::process::abort();
+        }
         publish::publish(self.warehouse, next).await?;
         let keep = [next.run_id.as_str(), previous.run_id.as_str()];
         publish::collect_garbage(self.warehouse, &keep).await

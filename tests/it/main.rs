@@ -9,4 +9,5 @@ mod invariants;
 mod loader;
 mod report;
 mod runner;
+mod s3;
 mod world;
