@@ -21,8 +21,15 @@ impl Moto {
             .local_addr()
             .ok()?
             .port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -98,9 +105,9 @@ fn load_build_publish_and_read_back_on_s3() {
     let Some(moto) = Moto::start() else {
         assert!(
             std::env::var("CLEARSIGHT_REQUIRE_MOTO").is_err(),
-            "moto_server is required but did not start"
+            "moto (python3 -m moto.server) is required but did not start"
         );
-        eprintln!("SKIPPED: moto_server is not installed (.ci/run installs it)");
+        eprintln!("SKIPPED: moto is not installed (.ci/run installs it)");
         return;
     };
     moto.put("/clearsight", b"");
