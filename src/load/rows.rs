@@ -219,12 +219,12 @@ pub fn read_csv(
     is_header: impl Fn(&[String]) -> bool,
     mut on_row: impl FnMut(&CsvRow) -> Result<(), Rejection>,
 ) -> Result<CsvOutcome, String> {
-    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let delimiter = if first_line.contains('\t') && !first_line.contains(',') {
-        b'\t'
-    } else {
-        b','
-    };
+    // Tab-separated when the first lines hold more tabs than commas (Excel-style downloads).
+    let head = text.lines().take(10);
+    let (tabs, commas) = head.fold((0, 0), |(t, c), l| {
+        (t + l.matches('\t').count(), c + l.matches(',').count())
+    });
+    let delimiter = if tabs > commas { b'\t' } else { b',' };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

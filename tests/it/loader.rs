@@ -462,3 +462,30 @@ async fn memory_object_store_round_trip() {
         1234.56 + 10.0 + 45.1 + 108.0 + 20.5
     );
 }
+
+#[tokio::test]
+async fn google_ads_excel_download_in_utf16_with_tabs_reads_the_same() {
+    // Google Ads' "Excel .csv" download: UTF-16LE with a BOM, tab-separated.
+    let text = std::fs::read_to_string(fixtures().join("spend/google_ads.csv")).unwrap();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let tabbed: String = rdr
+        .records()
+        .map(|r| r.unwrap().iter().collect::<Vec<_>>().join("\t") + "\n")
+        .collect();
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(tabbed.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    let excel = parse_file(
+        &source(SourceKind::GoogleAds),
+        &sources_config(),
+        "google_ads.csv",
+        Bytes::from(bytes),
+    )
+    .unwrap();
+    let plain = parse(SourceKind::GoogleAds, "spend/google_ads.csv");
+    let cols = "CAST(spend_date AS VARCHAR), campaign, cost, impressions, clicks, source_line";
+    assert_eq!(table(&excel, cols).await, table(&plain, cols).await);
+    assert_eq!(excel.rows(), 2);
+}
