@@ -195,8 +195,8 @@ fn report_run(ctx: &Context, report: &RunReport) -> i32 {
     }
 }
 
-async fn run_models(ctx: &Context, args: &RunArgs) -> Result<RunReport> {
-    let _lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
+/// Builds the models; the caller holds the build lock.
+async fn run_models(ctx: &Context, args: &RunArgs, _lock: &BuildLock) -> Result<RunReport> {
     let runner = Runner {
         project: &ctx.project,
         warehouse: &ctx.warehouse,
@@ -211,17 +211,21 @@ async fn run_models(ctx: &Context, args: &RunArgs) -> Result<RunReport> {
 }
 
 pub async fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
-    let report = run_models(ctx, args).await?;
+    let lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
+    let report = run_models(ctx, args, &lock).await?;
     Ok(report_run(ctx, &report))
 }
 
+/// load + run under one lock, so a second build is refused before it loads anything.
 pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    let lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
     let loaded = load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await?;
     let code = report_load(ctx, &loaded);
     if code != exit::OK {
         return Ok(code);
     }
-    run(ctx, args).await
+    let report = run_models(ctx, args, &lock).await?;
+    Ok(report_run(ctx, &report))
 }
 
 /// A session with the loaded tables and every published mart registered by model name

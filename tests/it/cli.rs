@@ -82,14 +82,21 @@ fn exit_2_for_a_bad_flag_or_bad_config() {
     );
 }
 
-#[test]
-fn exit_3_when_another_build_holds_the_lock() {
+#[tokio::test]
+async fn exit_3_when_another_build_holds_the_lock() {
     let project = tiny_project();
     let ctx = project.context();
     let _held = BuildLock::acquire(&ctx.warehouse, project.path()).unwrap();
     let out = clearsight(&project, &["run"]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lock"));
+    // A second build is refused before it loads anything.
+    let out = clearsight(&project, &["build"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        ctx.warehouse.list("_loads/").await.unwrap().is_empty(),
+        "nothing was loaded"
+    );
 }
 
 #[test]
