@@ -233,7 +233,7 @@ pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
 pub async fn query_session(ctx: &Context) -> Result<datafusion::prelude::SessionContext> {
     let session = ctx.session()?;
     crate::run::tables::register_loaded(&session, &ctx.warehouse).await?;
-    crate::run::tables::register_settings(&session, &ctx.project)?;
+    crate::run::tables::register_settings(&session, &ctx.project, &ctx.warehouse).await?;
     if let Some(published) = Published::read(&ctx.warehouse).await? {
         for (name, key, s) in published.latest_versions() {
             crate::run::register_published(

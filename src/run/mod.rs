@@ -265,7 +265,7 @@ impl Runner<'_> {
         };
         let models = model::discover(&self.project.queries_dir())?;
         let mut sources = tables::register_loaded(&self.ctx, self.warehouse).await?;
-        sources.extend(tables::register_settings(&self.ctx, self.project)?);
+        sources.extend(tables::register_settings(&self.ctx, self.project, self.warehouse).await?);
         let order = dag::order(&models, &sources)?;
         let selected = dag::select(&models, &options.select)?;
         let previous = Published::read(self.warehouse).await?.unwrap_or_default();

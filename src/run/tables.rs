@@ -84,29 +84,34 @@ fn text(values: Vec<String>) -> ArrayRef {
     Arc::new(StringArray::from(values))
 }
 
-fn mem_table(columns: Vec<(&str, ArrayRef)>) -> Result<Arc<MemTable>> {
+fn mem_table(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     let schema: SchemaRef = Arc::new(Schema::new(
         columns
             .iter()
             .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
             .collect::<Vec<_>>(),
     ));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    Ok(RecordBatch::try_new(
+        schema,
         columns.into_iter().map(|(_, a)| a).collect(),
-    )?;
-    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+    )?)
 }
 
 fn lower(v: &[String]) -> Vec<String> {
     v.iter().map(|s| s.trim().to_lowercase()).collect()
 }
 
-/// Registers the `cfg_*` tables; returns their names.
-pub fn register_settings(ctx: &SessionContext, project: &Project) -> Result<BTreeSet<String>> {
+/// Registers the `cfg_*` tables; returns their names. Each is a small Parquet file under
+/// `_config/<hash of the settings>/` in the warehouse (written once per distinct settings), so a
+/// distributed engine's executors can read it like any other table.
+pub async fn register_settings(
+    ctx: &SessionContext,
+    project: &Project,
+    warehouse: &Warehouse,
+) -> Result<BTreeSet<String>> {
     let m: MartSettings = project.settings("mart.yaml")?;
     let t: Targets = project.settings("targets.yaml")?;
-    let mut tables: Vec<(&str, Arc<MemTable>)> = vec![
+    let mut tables: Vec<(&str, RecordBatch)> = vec![
         (
             "cfg_settings",
             mem_table(vec![
@@ -240,9 +245,32 @@ pub fn register_settings(ctx: &SessionContext, project: &Project) -> Result<BTre
             ),
         ])?,
     ));
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for (file, text) in project
+        .config_files
+        .iter()
+        .filter(|(f, _)| *f != "sources.yaml")
+    {
+        hasher.update(file.as_bytes());
+        hasher.update(text.as_bytes());
+    }
+    let dir = format!("_config/{:032x}", hasher.digest128());
     let mut names = BTreeSet::new();
-    for (name, table) in tables {
-        ctx.register_table(name, table)?;
+    for (name, batch) in tables {
+        let file = format!("{dir}/{name}/settings.parquet");
+        if !warehouse.exists(&file).await? {
+            let bytes =
+                crate::warehouse::parquet_bytes(batch.schema(), std::slice::from_ref(&batch))?;
+            warehouse.put(&file, bytes).await?;
+        }
+        register_parquet_dir(
+            ctx,
+            name,
+            &warehouse.url_of(&format!("{dir}/{name}")),
+            Some(batch.schema()),
+            vec![],
+        )
+        .await?;
         names.insert(name.to_string());
     }
     Ok(names)
