@@ -57,14 +57,6 @@ impl RowCollector {
         self.rows.push(row);
     }
 
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     pub fn finish(self) -> arrow::error::Result<RecordBatch> {
         let n = self.rows.len();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());

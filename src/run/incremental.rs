@@ -110,13 +110,12 @@ async fn days_of_new_files(
     col: &str,
     added: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<String>> {
-    let only_new = ctx;
     for (table, files) in added {
-        only_new.deregister_table(table.as_str())?;
+        ctx.deregister_table(table.as_str())?;
         if files.is_empty() {
             let empty =
                 datafusion::datasource::MemTable::try_new(schema::for_table(table), vec![vec![]])?;
-            only_new.register_table(table.as_str(), Arc::new(empty))?;
+            ctx.register_table(table.as_str(), Arc::new(empty))?;
             continue;
         }
         let urls = files
@@ -126,13 +125,13 @@ async fn days_of_new_files(
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(ListingOptions::new(Arc::new(ParquetFormat::default())))
             .with_schema(schema::for_table(table));
-        only_new.register_table(table.as_str(), Arc::new(ListingTable::try_new(config)?))?;
+        ctx.register_table(table.as_str(), Arc::new(ListingTable::try_new(config)?))?;
     }
     let sql = format!(
         "SELECT DISTINCT CAST(\"{col}\" AS VARCHAR) AS day FROM ({}) AS new_rows WHERE \"{col}\" IS NOT NULL ORDER BY day",
-        m.sql.trim().trim_end_matches(';')
+        m.statement()
     );
-    let batches = only_new.sql(&sql).await?.collect().await?;
+    let batches = ctx.sql(&sql).await?.collect().await?;
     let mut days = Vec::new();
     for b in &batches {
         let c = datafusion::arrow::compute::cast(
@@ -161,7 +160,7 @@ pub fn restricted_sql(m: &Model, col: &str, days: &[String]) -> String {
     };
     format!(
         "SELECT * FROM ({}) AS model_rows WHERE CAST(\"{col}\" AS VARCHAR) IN ({list})",
-        m.sql.trim().trim_end_matches(';')
+        m.statement()
     )
 }
 

@@ -164,6 +164,11 @@ impl Model {
         })
     }
 
+    /// The SQL as one statement to wrap in a subquery (no trailing `;`).
+    pub fn statement(&self) -> &str {
+        self.sql.trim().trim_end_matches(';')
+    }
+
     /// Where the published output lives, relative to `marts/`.
     pub fn output_dir(&self) -> String {
         format!("{}/v{}", self.name, self.header.version)

@@ -164,7 +164,6 @@ pub fn local_root(warehouse: &Warehouse) -> Option<PathBuf> {
 /// An exclusive build lock, held until dropped (or the process dies).
 pub struct BuildLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl BuildLock {
@@ -191,7 +190,7 @@ impl BuildLock {
                     std::process::id(),
                     chrono::Utc::now().to_rfc3339()
                 )?;
-                Ok(BuildLock { _file: file, path })
+                Ok(BuildLock { _file: file })
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 let holder = std::fs::read_to_string(&path)
@@ -202,9 +201,5 @@ impl BuildLock {
             }
             Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
         }
-    }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
     }
 }
