@@ -68,6 +68,16 @@ pub struct FieldMap {
     pub lead_source: Option<String>,
 }
 
+/// `engine:` in `config/sources.yaml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// `local` (default) or `ballista`.
+    pub kind: Option<String>,
+    /// The Ballista scheduler, `df://HOST:PORT`.
+    pub scheduler: Option<String>,
+}
+
 /// `config/sources.yaml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +85,9 @@ pub struct SourcesConfig {
     /// A folder (relative to the project) or an object-store URL.
     #[serde(default = "default_warehouse")]
     pub warehouse: String,
+    /// Where the models run (flags and `CLEARSIGHT_ENGINE` / `CLEARSIGHT_SCHEDULER` override it).
+    #[serde(default)]
+    pub engine: EngineConfig,
     #[serde(default = "default_currency")]
     pub reporting_currency: String,
     /// Units of reporting currency per unit of the named currency.

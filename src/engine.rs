@@ -1,18 +1,30 @@
-//! The one place a DataFusion `SessionContext` is built: memory pool, spill directory, object
-//! stores and Clearsight's functions. Everything that runs SQL gets its context here, so the
-//! same models can move to another engine or store by changing this file alone.
+//! The one place a DataFusion session is built: memory pool, spill directory, object stores and
+//! Clearsight's functions. Everything that runs SQL gets its session from an [`Engine`], locally
+//! or, with the `ballista` feature, through a Ballista scheduler whose scheduler and executors
+//! build their sessions with this same [`Engine`] (see [`crate::cluster`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::udf::channel::ChannelRules;
 use crate::warehouse::{store_root_url, Warehouse};
+
+/// Where the models run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EngineKind {
+    /// DataFusion in this process (the default).
+    #[default]
+    Local,
+    /// A Ballista cluster, through its scheduler at `df://HOST:PORT`.
+    Ballista { scheduler: String },
+}
 
 /// Resources for a session.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +35,8 @@ pub struct EngineOptions {
     pub spill_dir: Option<PathBuf>,
     /// Partitions per query; `None` means one per core.
     pub target_partitions: Option<usize>,
+    /// Local DataFusion or a Ballista cluster.
+    pub kind: EngineKind,
 }
 
 /// Parses `4G`, `512M`, `1.5GB`, `100000` into bytes.
@@ -44,37 +58,113 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("not a size: {text:?} (use e.g. 4G, 512M)"))
 }
 
-/// A session over `warehouse`, with Clearsight's functions registered.
-pub fn session(
-    warehouse: &Warehouse,
-    options: &EngineOptions,
-    rules: Arc<ChannelRules>,
-) -> Result<SessionContext> {
-    let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(limit) = options.memory_limit {
-        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
-    }
-    let disk = match &options.spill_dir {
-        Some(dir) => {
-            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()]))
-        }
-        None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
-    };
-    let runtime = runtime.with_disk_manager_builder(disk).build_arc()?;
-    runtime.register_object_store(&store_root_url(&warehouse.url)?, warehouse.store.clone());
+/// Builds sessions over one warehouse with Clearsight's functions: for the client, and for a
+/// Ballista scheduler's and executors' per-job sessions.
+#[derive(Clone)]
+pub struct Engine {
+    pub warehouse: Warehouse,
+    pub options: EngineOptions,
+    pub rules: Arc<ChannelRules>,
+}
 
-    let mut config = SessionConfig::new()
-        .with_information_schema(true)
-        .with_parquet_pruning(true)
-        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_str("datafusion.execution.time_zone", "UTC")
-        .set_str("datafusion.execution.parquet.compression", "zstd(1)")
-        .set_str("datafusion.execution.parquet.statistics_enabled", "page")
-        .set_u64("datafusion.execution.parquet.max_row_group_size", 1_048_576);
-    if let Some(p) = options.target_partitions {
-        config = config.with_target_partitions(p.max(1));
+impl Engine {
+    /// The session settings every engine uses (Ballista adds its own on top).
+    pub fn config(&self) -> SessionConfig {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_parquet_pruning(true)
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_str("datafusion.execution.time_zone", "UTC")
+            .set_str("datafusion.execution.parquet.compression", "zstd(1)")
+            .set_str("datafusion.execution.parquet.statistics_enabled", "page")
+            .set_u64("datafusion.execution.parquet.max_row_group_size", 1_048_576);
+        if let Some(p) = self.options.target_partitions {
+            config = config.with_target_partitions(p.max(1));
+        }
+        config
     }
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    crate::udf::register_all(&ctx, rules);
-    Ok(ctx)
+
+    /// Memory pool, spill directory and the warehouse's object store.
+    pub fn runtime(&self) -> Result<Arc<RuntimeEnv>> {
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = self.options.memory_limit {
+            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+        }
+        let disk = match &self.options.spill_dir {
+            Some(dir) => DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+            None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
+        };
+        let runtime = runtime.with_disk_manager_builder(disk).build_arc()?;
+        runtime.register_object_store(
+            &store_root_url(&self.warehouse.url)?,
+            self.warehouse.store.clone(),
+        );
+        Ok(runtime)
+    }
+
+    /// A session state with `config` and `runtime`, and Clearsight's functions registered.
+    pub fn state(&self, config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        crate::udf::register_state(&mut state, self.rules.clone())?;
+        Ok(state)
+    }
+
+    /// A session for running models: local, or connected to the configured Ballista scheduler.
+    pub async fn session(&self) -> Result<SessionContext> {
+        match &self.options.kind {
+            EngineKind::Local => {
+                let state = self.state(self.config(), self.runtime()?)?;
+                Ok(SessionContext::new_with_state(state))
+            }
+            EngineKind::Ballista { scheduler } => self.remote(scheduler).await,
+        }
+    }
+
+    #[cfg(feature = "ballista")]
+    async fn remote(&self, scheduler: &str) -> Result<SessionContext> {
+        crate::cluster::connect(self, scheduler).await
+    }
+
+    #[cfg(not(feature = "ballista"))]
+    async fn remote(&self, scheduler: &str) -> Result<SessionContext> {
+        Err(Error::Usage(format!(
+            "--engine ballista (scheduler {scheduler}) needs a clearsight built with the \
+             `ballista` feature (it is on by default; this binary was built without it)"
+        )))
+    }
+}
+
+/// Parses `--engine` and `--scheduler` (flag, environment or config) into an [`EngineKind`].
+pub fn engine_kind(engine: Option<&str>, scheduler: Option<&str>) -> Result<EngineKind> {
+    match (engine.unwrap_or("local"), scheduler) {
+        ("local", _) => Ok(EngineKind::Local),
+        ("ballista", Some(url)) => {
+            let parsed = url::Url::parse(url).map_err(|e| {
+                Error::Usage(format!(
+                    "--scheduler {url:?}: {e} (expected df://HOST:PORT)"
+                ))
+            })?;
+            if parsed.scheme() != "df" || parsed.host_str().is_none() {
+                return Err(Error::Usage(format!(
+                    "--scheduler {url:?}: expected df://HOST:PORT"
+                )));
+            }
+            Ok(EngineKind::Ballista {
+                scheduler: url.to_string(),
+            })
+        }
+        ("ballista", None) => Err(Error::Usage(
+            "--engine ballista needs --scheduler df://HOST:PORT (or CLEARSIGHT_SCHEDULER, or \
+             engine.scheduler in config/sources.yaml)"
+                .into(),
+        )),
+        (other, _) => Err(Error::Usage(format!(
+            "--engine {other:?}: expected local or ballista"
+        ))),
+    }
 }

@@ -33,6 +33,9 @@ pub enum Error {
     #[error("warehouse error at {location}: {message}")]
     Warehouse { location: String, message: String },
 
+    #[error("Ballista engine at {address}: {message}")]
+    Engine { address: String, message: String },
+
     #[error("query error: {0}")]
     Query(String),
 
@@ -68,6 +71,9 @@ pub mod exit {
     pub const UNREADABLE_INPUT: i32 = 4;
     /// The warehouse could not be written or read, or another internal error.
     pub const INTERNAL: i32 = 5;
+    /// The distributed engine failed: its scheduler could not be reached, or an executor died
+    /// (nothing was published).
+    pub const ENGINE: i32 = 6;
 }
 
 impl Error {
@@ -85,6 +91,13 @@ impl Error {
         }
     }
 
+    pub fn engine(address: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Error::Engine {
+            address: address.into(),
+            message: message.to_string(),
+        }
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -94,6 +107,7 @@ impl Error {
             Error::Model { .. } | Error::TestsFailed { .. } => exit::MODEL_FAILURE,
             Error::LockHeld { .. } => exit::LOCK_HELD,
             Error::UnreadableInput { .. } => exit::UNREADABLE_INPUT,
+            Error::Engine { .. } => exit::ENGINE,
             _ => exit::INTERNAL,
         }
     }

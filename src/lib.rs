@@ -5,11 +5,14 @@
 //! - [`run`] executes the versioned SQL models of `queries/` with DataFusion and publishes the
 //!   marts atomically;
 //! - [`engine`] is the one place a DataFusion session is built; [`udf`] the one registry of
-//!   Clearsight's Rust functions;
+//!   Clearsight's Rust functions; `cluster` (feature `ballista`) runs the same models on an
+//!   Apache Ballista cluster;
 //! - [`demo`] writes realistic extracts in the real formats;
 //! - [`cli`] is the command line, a thin layer over the rest.
 
 pub mod cli;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod engine;

@@ -167,6 +167,7 @@ pub async fn headline(ctx: &Context) -> Result<()> {
 use super::{OutputFormat, QueryArgs, ReportArgs, RunArgs};
 use crate::run::publish::{BuildLock, Published};
 use crate::run::{RunOptions, RunReport, Runner};
+use datafusion::prelude::SessionContext;
 
 fn report_run(ctx: &Context, report: &RunReport) -> i32 {
     if ctx.json {
@@ -195,12 +196,17 @@ fn report_run(ctx: &Context, report: &RunReport) -> i32 {
     }
 }
 
-/// Builds the models; the caller holds the build lock.
-async fn run_models(ctx: &Context, args: &RunArgs, _lock: &BuildLock) -> Result<RunReport> {
+/// Builds the models on `session`; the caller holds the build lock.
+async fn run_models(
+    ctx: &Context,
+    session: SessionContext,
+    args: &RunArgs,
+    _lock: &BuildLock,
+) -> Result<RunReport> {
     let runner = Runner {
         project: &ctx.project,
         warehouse: &ctx.warehouse,
-        ctx: ctx.session()?,
+        ctx: session,
         progress: ctx.progress,
     };
     let options = RunOptions {
@@ -212,26 +218,29 @@ async fn run_models(ctx: &Context, args: &RunArgs, _lock: &BuildLock) -> Result<
 
 pub async fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
-    let report = run_models(ctx, args, &lock).await?;
+    let session = ctx.session().await?;
+    let report = run_models(ctx, session, args, &lock).await?;
     Ok(report_run(ctx, &report))
 }
 
 /// load + run under one lock, so a second build is refused before it loads anything.
 pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
+    // Connect first: an unreachable scheduler fails the build before anything is loaded.
+    let session = ctx.session().await?;
     let loaded = load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await?;
     let code = report_load(ctx, &loaded);
     if code != exit::OK {
         return Ok(code);
     }
-    let report = run_models(ctx, args, &lock).await?;
+    let report = run_models(ctx, session, args, &lock).await?;
     Ok(report_run(ctx, &report))
 }
 
-/// A session with the loaded tables and every published mart registered by model name
-/// (the highest version of each).
-pub async fn query_session(ctx: &Context) -> Result<datafusion::prelude::SessionContext> {
-    let session = ctx.session()?;
+/// A session in this process with the loaded tables and every published mart registered by
+/// model name (the highest version of each).
+pub async fn query_session(ctx: &Context) -> Result<SessionContext> {
+    let session = ctx.local_session()?;
     crate::run::tables::register_loaded(&session, &ctx.warehouse).await?;
     crate::run::tables::register_settings(&session, &ctx.project, &ctx.warehouse).await?;
     if let Some(published) = Published::read(&ctx.warehouse).await? {

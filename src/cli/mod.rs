@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Project;
-use crate::engine::{parse_size, EngineOptions};
+use crate::engine::{parse_size, Engine, EngineOptions};
 use crate::error::{exit, Error, Result};
 use crate::progress::Progress;
 use crate::warehouse::Warehouse;
@@ -18,7 +18,8 @@ Exit codes:
   2  usage or configuration error (bad flag, bad YAML, unknown table, cycle between models)
   3  another build holds the warehouse lock
   4  an input file could not be read at all (bad rows are quarantined, not fatal)
-  5  warehouse or internal error";
+  5  warehouse or internal error
+  6  the Ballista engine failed: scheduler unreachable or an executor died (nothing was published)";
 
 #[derive(Debug, Parser)]
 #[command(name = "clearsight", version, about = "Judge B2B marketing channels by pipeline and revenue, not cost per lead.",
@@ -58,6 +59,13 @@ pub struct GlobalArgs {
     /// Folder for spill files (default: the system temp folder).
     #[arg(long, global = true, env = "CLEARSIGHT_SPILL_DIR")]
     pub spill_dir: Option<PathBuf>,
+    /// Where the models run: `local` (DataFusion in this process, the default) or `ballista`
+    /// (a cluster; needs --scheduler). Overrides `engine.kind` in config/sources.yaml.
+    #[arg(long, global = true, env = "CLEARSIGHT_ENGINE", value_parser = ["local", "ballista"])]
+    pub engine: Option<String>,
+    /// The Ballista scheduler, df://HOST:PORT. Overrides `engine.scheduler` in config/sources.yaml.
+    #[arg(long, global = true, env = "CLEARSIGHT_SCHEDULER")]
+    pub scheduler: Option<String>,
     /// No progress lines on stderr.
     #[arg(long, short, global = true, env = "CLEARSIGHT_QUIET")]
     pub quiet: bool,
@@ -89,6 +97,12 @@ pub enum Command {
     },
     /// Generate demo extracts (GA4, Salesforce, HubSpot, ad platforms) and build the mart from them.
     Demo(DemoArgs),
+    /// Start a Ballista scheduler with Clearsight's functions (for `--engine ballista`).
+    #[cfg(feature = "ballista")]
+    Scheduler(cluster::SchedulerArgs),
+    /// Start a Ballista executor with Clearsight's functions; it registers with the scheduler.
+    #[cfg(feature = "ballista")]
+    Executor(cluster::ExecutorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +186,13 @@ impl Context {
             project.sources.warehouse = w.clone();
         }
         let warehouse = Warehouse::open(&project.warehouse_url())?;
+        let configured = &project.sources.engine;
+        let kind = crate::engine::engine_kind(
+            args.engine.as_deref().or(configured.kind.as_deref()),
+            args.scheduler
+                .as_deref()
+                .or(configured.scheduler.as_deref()),
+        )?;
         let memory_limit = args
             .memory_limit
             .as_deref()
@@ -185,6 +206,7 @@ impl Context {
                 memory_limit,
                 spill_dir: args.spill_dir.clone(),
                 target_partitions: None,
+                kind,
             },
             progress: Progress { quiet: args.quiet },
             json: args.json,
@@ -193,13 +215,30 @@ impl Context {
 }
 
 impl Context {
-    /// The query engine session for this project (see [`crate::engine`]).
-    pub fn session(&self) -> Result<datafusion::prelude::SessionContext> {
+    /// The engine that builds this project's sessions (see [`crate::engine`]).
+    pub fn engine(&self) -> Result<Engine> {
         let cfg: crate::udf::channel::ChannelRulesConfig =
             self.project.settings("channel_rules.yaml")?;
         let rules = crate::udf::channel::ChannelRules::compile(&cfg)
             .map_err(|e| Error::config("config/channel_rules.yaml", e))?;
-        crate::engine::session(&self.warehouse, &self.engine, std::sync::Arc::new(rules))
+        Ok(Engine {
+            warehouse: self.warehouse.clone(),
+            options: self.engine.clone(),
+            rules: std::sync::Arc::new(rules),
+        })
+    }
+
+    /// A session for running models, on the configured engine.
+    pub async fn session(&self) -> Result<datafusion::prelude::SessionContext> {
+        self.engine()?.session().await
+    }
+
+    /// A session in this process, whatever the configured engine (for reading results).
+    pub fn local_session(&self) -> Result<datafusion::prelude::SessionContext> {
+        let mut engine = self.engine()?;
+        engine.options.kind = crate::engine::EngineKind::Local;
+        let state = engine.state(engine.config(), engine.runtime()?)?;
+        Ok(datafusion::prelude::SessionContext::new_with_state(state))
     }
 }
 
@@ -252,8 +291,16 @@ async fn run_command(cli: Cli) -> Result<i32> {
         Command::Build(args) => commands::build(&Context::from_args(&cli.global)?, args).await,
         Command::Test => commands::test(&Context::from_args(&cli.global)?).await,
         Command::Query(args) => commands::query(&Context::from_args(&cli.global)?, args).await,
+        #[cfg(feature = "ballista")]
+        Command::Scheduler(args) => {
+            cluster::scheduler(&Context::from_args(&cli.global)?, args).await
+        }
+        #[cfg(feature = "ballista")]
+        Command::Executor(args) => cluster::executor(&Context::from_args(&cli.global)?, args).await,
     }
 }
 
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod commands;
 pub mod init;

@@ -1,5 +1,5 @@
 //! Clearsight's Rust functions, all registered by [`register_all`]: the one registry an engine
-//! (a local session today, a Ballista executor tomorrow) calls to run every model.
+//! (a local session, a Ballista scheduler or executor) calls to run every model.
 
 pub mod channel;
 pub mod markov;
@@ -10,26 +10,44 @@ use std::sync::Arc;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
+use datafusion::execution::session_state::SessionState;
+use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 use channel::{ChannelFunction, ChannelRules, ChannelUdf};
 use url::{UrlFunction, UrlUdf};
 
-/// Registers every Clearsight function on `ctx`. `rules` drive `channel_group` and
-/// `referrer_medium`.
+/// Every Clearsight function. `rules` drive `channel_group` and `referrer_medium`.
+pub fn functions(rules: Arc<ChannelRules>) -> Vec<Arc<ScalarUDF>> {
+    vec![
+        Arc::new(ScalarUDF::from(UrlUdf::new(UrlFunction::Param))),
+        Arc::new(ScalarUDF::from(UrlUdf::new(UrlFunction::Host))),
+        Arc::new(ScalarUDF::from(ChannelUdf::new(
+            ChannelFunction::ChannelGroup,
+            rules.clone(),
+        ))),
+        Arc::new(ScalarUDF::from(ChannelUdf::new(
+            ChannelFunction::ReferrerMedium,
+            rules,
+        ))),
+        Arc::new(ScalarUDF::from(markov::MarkovRemovalEffects::default())),
+    ]
+}
+
+/// Registers every Clearsight function on `ctx`.
 pub fn register_all(ctx: &SessionContext, rules: Arc<ChannelRules>) {
-    ctx.register_udf(ScalarUDF::from(UrlUdf::new(UrlFunction::Param)));
-    ctx.register_udf(ScalarUDF::from(UrlUdf::new(UrlFunction::Host)));
-    ctx.register_udf(ScalarUDF::from(ChannelUdf::new(
-        ChannelFunction::ChannelGroup,
-        rules.clone(),
-    )));
-    ctx.register_udf(ScalarUDF::from(ChannelUdf::new(
-        ChannelFunction::ReferrerMedium,
-        rules,
-    )));
-    ctx.register_udf(ScalarUDF::from(markov::MarkovRemovalEffects::default()));
+    for f in functions(rules) {
+        ctx.register_udf(f.as_ref().clone());
+    }
+}
+
+/// Registers every Clearsight function on a session state.
+pub fn register_state(state: &mut SessionState, rules: Arc<ChannelRules>) -> Result<()> {
+    for f in functions(rules) {
+        state.register_udf(f)?;
+    }
+    Ok(())
 }
 
 /// An argument as a Utf8 array of `rows` rows.

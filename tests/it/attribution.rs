@@ -21,7 +21,7 @@ async fn built_world() -> (TestProject, SessionContext) {
     let runner = Runner {
         project: &ctx.project,
         warehouse: &ctx.warehouse,
-        ctx: ctx.session().unwrap(),
+        ctx: ctx.session().await.unwrap(),
         progress: ctx.progress,
     };
     let report = runner.run(&RunOptions::default()).await.unwrap();

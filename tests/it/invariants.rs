@@ -26,7 +26,7 @@ async fn demo_mart_holds_the_invariants_for_every_model_and_month() {
     let runner = Runner {
         project: &ctx.project,
         warehouse: &ctx.warehouse,
-        ctx: ctx.session().unwrap(),
+        ctx: ctx.session().await.unwrap(),
         progress: ctx.progress,
     };
     let report = runner.run(&RunOptions::default()).await.unwrap();

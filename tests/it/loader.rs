@@ -404,7 +404,7 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
     );
     assert_eq!(report.total(|f| f.rows_quarantined), 4 + 4 + 2 + 1 + 1);
 
-    let session = ctx.session().unwrap();
+    let session = ctx.session().await.unwrap();
     clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
         .await
         .unwrap();
@@ -426,7 +426,7 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
         "second load must skip every file"
     );
     assert_eq!(again.total(|f| f.rows_loaded), 0);
-    let session = ctx.session().unwrap();
+    let session = ctx.session().await.unwrap();
     clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
         .await
         .unwrap();
@@ -452,7 +452,7 @@ async fn memory_object_store_round_trip() {
         files.iter().any(|f| f.starts_with("raw/ga_events/")),
         "{files:?}"
     );
-    let session = ctx.session().unwrap();
+    let session = ctx.session().await.unwrap();
     clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
         .await
         .unwrap();

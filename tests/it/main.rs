@@ -3,6 +3,7 @@
 mod support;
 
 mod attribution;
+mod ballista;
 mod channels;
 mod cli;
 mod invariants;

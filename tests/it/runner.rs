@@ -25,7 +25,7 @@ async fn run(project: &TestProject, options: RunOptions) -> clearsight::Result<R
     let runner = Runner {
         project: &ctx.project,
         warehouse: &ctx.warehouse,
-        ctx: ctx.session()?,
+        ctx: ctx.session().await?,
         progress: ctx.progress,
     };
     runner.run(&options).await

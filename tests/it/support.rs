@@ -1,6 +1,7 @@
 //! Helpers: temporary projects built from the repository's config and models, and queries
 //! whose results come back as strings.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clearsight::cli::{Context, GlobalArgs};
@@ -59,6 +60,8 @@ impl TestProject {
             warehouse: None,
             memory_limit: None,
             spill_dir: None,
+            engine: None,
+            scheduler: None,
             quiet: true,
             json: false,
         }
@@ -152,4 +155,110 @@ pub fn clearsight_ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every row of every published model (its latest version), sorted, numbers as `f64` so that
+/// two builds can be compared within a tolerance.
+pub async fn published_marts(project: &TestProject) -> BTreeMap<String, Vec<Vec<Cell>>> {
+    let ctx = project.context();
+    let session = clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap();
+    let published = clearsight::run::publish::Published::read(&ctx.warehouse)
+        .await
+        .unwrap()
+        .expect("a published mart");
+    let mut marts = BTreeMap::new();
+    for (name, _, _) in published.latest_versions() {
+        let batches = session
+            .sql(&format!("SELECT * FROM \"{name}\""))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut table = Vec::new();
+        for b in &batches {
+            for r in 0..b.num_rows() {
+                table.push(
+                    b.columns()
+                        .iter()
+                        .map(|c| Cell::of(c, r))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        table.sort_by_cached_key(|row| format!("{row:?}"));
+        marts.insert(name.to_string(), table);
+    }
+    marts
+}
+
+/// A value of a published row.
+#[derive(Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Number(f64),
+    Text(String),
+}
+
+impl Cell {
+    fn of(column: &datafusion::arrow::array::ArrayRef, row: usize) -> Cell {
+        use datafusion::arrow::datatypes::DataType;
+        if column.is_null(row) {
+            return Cell::Null;
+        }
+        let text = array_value_to_string(column, row).unwrap();
+        match column.data_type() {
+            DataType::Float64 | DataType::Float32 | DataType::Decimal128(..) => {
+                Cell::Number(text.parse().unwrap())
+            }
+            _ => Cell::Text(text),
+        }
+    }
+
+    /// Equal, numbers within `tolerance` (relative to the larger magnitude, absolute below 1).
+    pub fn close_to(&self, other: &Cell, tolerance: f64) -> bool {
+        match (self, other) {
+            (Cell::Number(a), Cell::Number(b)) => {
+                (a - b).abs() <= tolerance * a.abs().max(b.abs()).max(1.0)
+            }
+            _ => self == other,
+        }
+    }
+}
+
+impl std::fmt::Debug for Cell {
+    // Rows sort by this text: numbers rounded so that float noise does not reorder them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Null => write!(f, "NULL"),
+            Cell::Number(v) => write!(f, "{v:.6}"),
+            Cell::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+/// Asserts two builds published the same models with the same rows (numbers within 1e-9).
+pub fn assert_same_marts(
+    expected: &BTreeMap<String, Vec<Vec<Cell>>>,
+    actual: &BTreeMap<String, Vec<Vec<Cell>>>,
+) {
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        actual.keys().collect::<Vec<_>>(),
+        "published models"
+    );
+    assert!(
+        !expected["pipeline_metrics"].is_empty(),
+        "an empty mart proves nothing"
+    );
+    for (model, rows) in expected {
+        let other = &actual[model];
+        assert_eq!(rows.len(), other.len(), "{model}: row count");
+        for (i, (a, b)) in rows.iter().zip(other).enumerate() {
+            let same = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.close_to(y, 1e-9));
+            assert!(same, "{model} row {i}:\n  local    {a:?}\n  ballista {b:?}");
+        }
+    }
 }

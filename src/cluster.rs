@@ -1,0 +1,222 @@
+//! Apache Ballista: the same models on a cluster. The client ([`connect`]), the scheduler
+//! ([`serve_scheduler`]) and the executors ([`serve_executor`]) all build their sessions with
+//! the one [`Engine`], so every node has the warehouse's object store and Clearsight's
+//! functions (the Markov removal effects, channel grouping, URL parsing).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista::prelude::{SessionConfigExt, SessionContextExt};
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::BallistaCodec;
+use ballista_core::{ConfigProducer, RuntimeProducer};
+use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use ballista_scheduler::scheduler_server::SessionBuilder;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// How long the client waits for the scheduler to answer before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `df://host:port` as the scheduler's gRPC address `http://host:port`.
+pub fn grpc_url(scheduler: &str) -> Result<String> {
+    let url = url::Url::parse(scheduler)
+        .map_err(|e| Error::Usage(format!("scheduler address {scheduler:?}: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| Error::Usage(format!("scheduler address {scheduler:?} has no host")))?;
+    Ok(format!("http://{host}:{}", url.port().unwrap_or(50050)))
+}
+
+/// The session settings of a Ballista job: Clearsight's, then Ballista's restrictions (no
+/// dynamic filters across stages, no round-robin repartitioning, ...), without the adaptive
+/// planner: in Ballista 55 a windowed query whose shuffle input is empty never finishes under
+/// it (`int_touch_extensions` on a month without opportunities; see docs/cluster.md).
+fn ballista_config(engine: &Engine) -> SessionConfig {
+    engine
+        .config()
+        .upgrade_for_ballista()
+        .with_ballista_adaptive_query_planner(false)
+        .with_ballista_job_name("clearsight")
+}
+
+/// Builds each job's session on a scheduler: the client's settings over the engine's runtime.
+fn session_builder(engine: &Engine) -> SessionBuilder {
+    let engine = engine.clone();
+    Arc::new(move |config: SessionConfig| {
+        let runtime = engine.runtime().map_err(external)?;
+        engine.state(config, runtime).map_err(external)
+    })
+}
+
+fn config_producer(engine: &Engine) -> ConfigProducer {
+    let engine = engine.clone();
+    Arc::new(move || ballista_config(&engine))
+}
+
+/// Executors get the warehouse's object store and spill settings; their memory pool is set by
+/// Ballista from `--memory-limit` (split across task slots).
+fn runtime_producer(engine: &Engine) -> RuntimeProducer {
+    let mut engine = engine.clone();
+    engine.options.memory_limit = None;
+    Arc::new(move |_: &SessionConfig| engine.runtime().map_err(external))
+}
+
+/// Every function a local session has: DataFusion's (including the nested ones Ballista's
+/// default registry lacks, such as `string_to_array`) and Clearsight's.
+fn function_registry(engine: &Engine) -> Result<BallistaFunctionRegistry> {
+    let state = engine.state(engine.config(), engine.runtime()?)?;
+    Ok(BallistaFunctionRegistry::from(&state))
+}
+
+fn external(e: Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+/// Fails with an error naming `scheduler` when nothing answers there.
+pub async fn check_scheduler(scheduler: &str) -> Result<()> {
+    let url = grpc_url(scheduler)?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, SchedulerGrpcClient::connect(url.clone())).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Error::engine(
+            scheduler,
+            format!(
+                "cannot reach the scheduler ({url}): {e}; is `clearsight scheduler` running there?"
+            ),
+        )),
+        Err(_) => Err(Error::engine(
+            scheduler,
+            format!("the scheduler ({url}) did not answer within {CONNECT_TIMEOUT:?}"),
+        )),
+    }
+}
+
+/// A session whose queries run on the Ballista cluster behind `scheduler` (`df://host:port`).
+pub async fn connect(engine: &Engine, scheduler: &str) -> Result<SessionContext> {
+    check_scheduler(scheduler).await?;
+    let state = engine.state(ballista_config(engine), engine.runtime()?)?;
+    let ctx = SessionContext::remote_with_state(scheduler, state)
+        .await
+        .map_err(|e| Error::engine(scheduler, e))?;
+    // Ballista's client state keeps only DataFusion's built-in functions: register ours again so
+    // the client can plan the models.
+    crate::udf::register_all(&ctx, engine.rules.clone());
+    Ok(ctx)
+}
+
+/// Settings of `clearsight scheduler`.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    pub bind: SocketAddr,
+    /// The host name executors and clients use to reach this scheduler.
+    pub external_host: String,
+    /// Seconds without a heartbeat after which an executor is declared dead.
+    pub executor_timeout_seconds: u64,
+}
+
+/// Runs a Ballista scheduler until the process is stopped.
+pub async fn serve_scheduler(engine: &Engine, options: &SchedulerOptions) -> Result<()> {
+    let address = format!("df://{}", options.bind);
+    let mut config = SchedulerConfig {
+        bind_host: options.bind.ip().to_string(),
+        bind_port: options.bind.port(),
+        external_host: options.external_host.clone(),
+        executor_timeout_seconds: options.executor_timeout_seconds,
+        expire_dead_executor_interval_seconds: (options.executor_timeout_seconds / 3).max(1),
+        no_executors_grace_period_seconds: options.executor_timeout_seconds,
+        ..SchedulerConfig::default()
+    };
+    config.override_session_builder = Some(session_builder(engine));
+    config.override_config_producer = Some(config_producer(engine));
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(|e| Error::engine(&address, e))?;
+    start_server(cluster, options.bind, Arc::new(config))
+        .await
+        .map_err(|e| Error::engine(&address, e))
+}
+
+/// Settings of `clearsight executor`.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler, `df://host:port`.
+    pub scheduler: String,
+    pub bind_host: String,
+    /// The host name other executors and the client use to fetch this executor's results.
+    pub external_host: Option<String>,
+    /// Arrow Flight port (shuffle data) and gRPC port.
+    pub flight_port: u16,
+    pub grpc_port: u16,
+    /// Concurrent task slots; `None` means one per core.
+    pub task_slots: Option<usize>,
+    /// Where shuffle files go (default: a temp folder).
+    pub work_dir: Option<String>,
+    pub heartbeat_seconds: u64,
+}
+
+/// Runs a Ballista executor until the process is stopped.
+pub async fn serve_executor(engine: &Engine, options: &ExecutorOptions) -> Result<()> {
+    let url =
+        url::Url::parse(&grpc_url(&options.scheduler)?).map_err(|e| Error::Usage(e.to_string()))?;
+    let mut config = ExecutorProcessConfig {
+        bind_host: options.bind_host.clone(),
+        external_host: options.external_host.clone(),
+        port: options.flight_port,
+        grpc_port: options.grpc_port,
+        scheduler_host: url.host_str().unwrap_or("localhost").to_string(),
+        scheduler_port: url.port().unwrap_or(50050),
+        scheduler_connect_timeout_seconds: CONNECT_TIMEOUT.as_secs() as u16,
+        work_dir: options.work_dir.clone(),
+        executor_heartbeat_interval_seconds: options.heartbeat_seconds,
+        memory_pool_size: engine.options.memory_limit.map(|b| b as u64),
+        print_thread_info: false,
+        ..ExecutorProcessConfig::default()
+    };
+    if let Some(slots) = options.task_slots {
+        config.vcores = slots.max(1);
+    }
+    config.override_function_registry = Some(Arc::new(function_registry(engine)?));
+    config.override_runtime_producer = Some(runtime_producer(engine));
+    config.override_config_producer = Some(config_producer(engine));
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| Error::engine(&options.scheduler, e))
+}
+
+/// Starts a scheduler and `executors` executors inside this process (for tests and trying
+/// things out) and returns the scheduler's address, `df://localhost:PORT`.
+pub async fn start_in_process(engine: &Engine, executors: usize, slots: usize) -> Result<String> {
+    let codec = BallistaCodec::default();
+    let addr = ballista_scheduler::standalone::new_standalone_scheduler_with_builder(
+        session_builder(engine),
+        config_producer(engine),
+        codec.clone(),
+    )
+    .await
+    .map_err(|e| Error::engine("in-process scheduler", e))?;
+    let scheduler = format!("df://localhost:{}", addr.port());
+    let client = SchedulerGrpcClient::connect(grpc_url(&scheduler)?)
+        .await
+        .map_err(|e| Error::engine(&scheduler, e))?;
+    for _ in 0..executors.max(1) {
+        ballista_executor::new_standalone_executor_from_builder(
+            client.clone(),
+            slots.max(1),
+            config_producer(engine),
+            runtime_producer(engine),
+            codec.clone(),
+            function_registry(engine)?,
+        )
+        .await
+        .map_err(|e| Error::engine(&scheduler, e))?;
+    }
+    Ok(scheduler)
+}

@@ -1,0 +1,60 @@
+//! The same models on Apache Ballista: results do not depend on the engine.
+#![cfg(feature = "ballista")]
+
+use clearsight::demo::{generate, DemoOptions};
+use clearsight::engine::EngineKind;
+use clearsight::run::{RunOptions, Runner};
+
+use crate::support::{assert_same_marts, published_marts, TestProject};
+
+/// A demo project with its extracts generated and loaded.
+async fn loaded_demo() -> TestProject {
+    let project = TestProject::demo();
+    let options = DemoOptions {
+        target_events: 3_000,
+        ..DemoOptions::default()
+    };
+    generate(&project.path().join("demo-data"), &options).unwrap();
+    let ctx = project.context();
+    clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
+        .await
+        .unwrap();
+    project
+}
+
+/// Runs every model of `project` on `kind` and asserts it published.
+async fn build_on(project: &TestProject, kind: EngineKind) {
+    let mut ctx = project.context();
+    ctx.engine.kind = kind;
+    let runner = Runner {
+        project: &ctx.project,
+        warehouse: &ctx.warehouse,
+        ctx: ctx.session().await.unwrap(),
+        progress: ctx.progress,
+    };
+    let report = runner.run(&RunOptions::default()).await.unwrap();
+    let failed: Vec<_> = report
+        .nodes
+        .iter()
+        .filter(|n| n.message.is_some() || n.tests.iter().any(|t| !t.passed))
+        .collect();
+    assert!(report.published, "{failed:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn demo_mart_on_in_process_ballista_equals_local() {
+    let local = loaded_demo().await;
+    build_on(&local, EngineKind::Local).await;
+
+    let remote = loaded_demo().await;
+    let engine = remote.context().engine().unwrap();
+    let scheduler = clearsight::cluster::start_in_process(&engine, 2, 2)
+        .await
+        .unwrap();
+    build_on(&remote, EngineKind::Ballista { scheduler }).await;
+
+    assert_same_marts(
+        &published_marts(&local).await,
+        &published_marts(&remote).await,
+    );
+}
