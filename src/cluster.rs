@@ -81,8 +81,45 @@ fn external(e: Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
 }
 
-/// Fails with an error naming `scheduler` when nothing answers there.
+/// Fails with an error naming `scheduler` when nothing answers there, or when no executor is
+/// registered with it (a job would wait for one forever).
 pub async fn check_scheduler(scheduler: &str) -> Result<()> {
+    check_reachable(scheduler).await?;
+    let url = format!("{}/api/executors", grpc_url(scheduler)?);
+    let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match registered_executors(&url).await {
+            Some(0) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(250)).await
+            }
+            Some(0) => {
+                return Err(Error::engine(
+                    scheduler,
+                    format!(
+                        "no executor is registered with the scheduler; start one with \
+                         `clearsight executor --scheduler {scheduler}`"
+                    ),
+                ))
+            }
+            // Some executors, or a scheduler without the REST API: nothing more to check.
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// How many executors the scheduler's REST API lists; `None` when it cannot say.
+async fn registered_executors(url: &str) -> Option<usize> {
+    let response = reqwest::get(url).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let body = response.text().await.ok()?;
+    let executors: serde_json::Value = serde_json::from_str(&body).ok()?;
+    executors.as_array().map(Vec::len)
+}
+
+/// Fails with an error naming `scheduler` when nothing answers there.
+pub async fn check_reachable(scheduler: &str) -> Result<()> {
     let url = grpc_url(scheduler)?;
     match tokio::time::timeout(CONNECT_TIMEOUT, SchedulerGrpcClient::connect(url.clone())).await {
         Ok(Ok(_)) => Ok(()),
@@ -219,4 +256,37 @@ pub async fn start_in_process(engine: &Engine, executors: usize, slots: usize) -
         .map_err(|e| Error::engine(&scheduler, e))?;
     }
     Ok(scheduler)
+}
+
+/// Why a run on the cluster failed, when the cause is the cluster itself (the scheduler no longer
+/// answers, or executors were lost) rather than a model: an error naming the scheduler.
+pub async fn cluster_failure(scheduler: &str, report: &crate::run::RunReport) -> Option<Error> {
+    let failed: Vec<_> = report
+        .nodes
+        .iter()
+        .filter_map(|n| n.message.as_deref().map(|m| (n.name.as_str(), m)))
+        .collect();
+    let (_, message) = *failed.first()?;
+    let lost = |m: &str| {
+        let m = m.to_ascii_lowercase();
+        m.contains("executor")
+            && [
+                "lost",
+                "fetch partition",
+                "connect error",
+                "unavailable",
+                "transport error",
+            ]
+            .iter()
+            .any(|symptom| m.contains(symptom))
+    };
+    let reason = match check_scheduler(scheduler).await {
+        Err(Error::Engine { message, .. }) => message,
+        _ if failed.iter().any(|(_, m)| lost(m)) => "executors were lost".to_string(),
+        _ => return None,
+    };
+    Some(Error::engine(
+        scheduler,
+        format!("{reason}; {message}; nothing was published"),
+    ))
 }

@@ -74,17 +74,24 @@ pub async fn scheduler(ctx: &Context, args: &SchedulerArgs) -> Result<i32> {
     until_stopped(crate::cluster::serve_scheduler(&engine, &options)).await
 }
 
-/// Runs an executor until stopped; it needs `--scheduler`.
-pub async fn executor(ctx: &Context, args: &ExecutorArgs) -> Result<i32> {
-    let scheduler = match &ctx.engine.kind {
-        crate::engine::EngineKind::Ballista { scheduler } => scheduler.clone(),
-        crate::engine::EngineKind::Local => {
+/// Runs an executor until stopped; it needs `--scheduler` (or `engine.scheduler` in config).
+pub async fn executor(
+    ctx: &Context,
+    scheduler: Option<String>,
+    args: &ExecutorArgs,
+) -> Result<i32> {
+    let scheduler = match scheduler.or(ctx.project.sources.engine.scheduler.clone()) {
+        Some(url) => {
+            crate::engine::engine_kind(Some("ballista"), Some(&url))?;
+            url
+        }
+        None => {
             return Err(Error::Usage(
                 "clearsight executor needs --scheduler df://HOST:PORT".into(),
             ))
         }
     };
-    crate::cluster::check_scheduler(&scheduler).await?;
+    crate::cluster::check_reachable(&scheduler).await?;
     let engine = ctx.engine()?;
     let options = ExecutorOptions {
         scheduler: scheduler.clone(),

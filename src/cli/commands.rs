@@ -196,6 +196,21 @@ fn report_run(ctx: &Context, report: &RunReport) -> i32 {
     }
 }
 
+/// Reports a run; a run that failed because the Ballista cluster failed is an engine error
+/// (exit 6) naming the scheduler.
+async fn finish_run(ctx: &Context, report: &RunReport) -> Result<i32> {
+    let code = report_run(ctx, report);
+    #[cfg(feature = "ballista")]
+    if let (false, crate::engine::EngineKind::Ballista { scheduler }) =
+        (report.published, &ctx.engine.kind)
+    {
+        if let Some(e) = crate::cluster::cluster_failure(scheduler, report).await {
+            return Err(e);
+        }
+    }
+    Ok(code)
+}
+
 /// Builds the models on `session`; the caller holds the build lock.
 async fn run_models(
     ctx: &Context,
@@ -220,7 +235,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
     let session = ctx.session().await?;
     let report = run_models(ctx, session, args, &lock).await?;
-    Ok(report_run(ctx, &report))
+    finish_run(ctx, &report).await
 }
 
 /// load + run under one lock, so a second build is refused before it loads anything.
@@ -234,7 +249,7 @@ pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
         return Ok(code);
     }
     let report = run_models(ctx, session, args, &lock).await?;
-    Ok(report_run(ctx, &report))
+    finish_run(ctx, &report).await
 }
 
 /// A session in this process with the loaded tables and every published mart registered by

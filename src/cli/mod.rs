@@ -296,7 +296,11 @@ async fn run_command(cli: Cli) -> Result<i32> {
             cluster::scheduler(&Context::from_args(&cli.global)?, args).await
         }
         #[cfg(feature = "ballista")]
-        Command::Executor(args) => cluster::executor(&Context::from_args(&cli.global)?, args).await,
+        Command::Executor(args) => {
+            let ctx = Context::from_args(&cli.global)?;
+            let scheduler = cli.global.scheduler.clone();
+            cluster::executor(&ctx, scheduler, args).await
+        }
     }
 }
 

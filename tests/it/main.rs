@@ -6,6 +6,7 @@ mod attribution;
 mod ballista;
 mod channels;
 mod cli;
+mod cluster;
 mod invariants;
 mod loader;
 mod report;

@@ -3,11 +3,10 @@
 //! just before it publishes leaves the previous mart readable.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use crate::support::TestProject;
+use crate::support::{free_port, wait_for_port, TestProject};
 
 struct Moto {
     child: Child,
@@ -16,11 +15,7 @@ struct Moto {
 
 impl Moto {
     fn start() -> Option<Moto> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
+        let port = free_port();
         let child = Command::new("python3")
             .args([
                 "-m",
@@ -35,14 +30,7 @@ impl Moto {
             .spawn()
             .ok()?;
         let moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Some(moto)
+        wait_for_port(port, 30).then_some(moto)
     }
 
     /// An unsigned HTTP PUT (moto accepts it): creates a bucket or writes an object.

@@ -1,0 +1,179 @@
+//! A real multi-process Ballista cluster: `clearsight scheduler` and two `clearsight executor`
+//! processes on 127.0.0.1, started and stopped by the test. The mart built on it equals the local
+//! engine's row for row; an unreachable scheduler and executors that die mid-build are errors
+//! naming the scheduler (exit 6) and publish nothing.
+#![cfg(feature = "ballista")]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    assert_same_marts, free_port, published_marts, wait_for_port, Processes, TestProject,
+};
+
+fn clearsight(project: &TestProject, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clearsight"));
+    cmd.arg("--project")
+        .arg(project.path())
+        .arg("--quiet")
+        .args(args);
+    cmd
+}
+
+fn demo_project() -> TestProject {
+    let project = TestProject::demo();
+    let options = clearsight::demo::DemoOptions {
+        target_events: 3_000,
+        ..Default::default()
+    };
+    clearsight::demo::generate(&project.path().join("demo-data"), &options).unwrap();
+    project
+}
+
+/// A scheduler and two executors serving `project`'s warehouse; returns its `df://` address.
+fn start_cluster(project: &TestProject, processes: &mut Processes) -> String {
+    let port = free_port();
+    let scheduler = format!("df://127.0.0.1:{port}");
+    let bind = format!("127.0.0.1:{port}");
+    let spawn = |mut cmd: Command| {
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    processes.0.push(spawn(clearsight(
+        project,
+        &["scheduler", "--bind", &bind, "--executor-timeout", "3"],
+    )));
+    assert!(wait_for_port(port, 30), "the scheduler did not start");
+    for _ in 0..2 {
+        let (flight, grpc) = (free_port().to_string(), free_port().to_string());
+        processes.0.push(spawn(clearsight(
+            project,
+            &[
+                "executor",
+                "--scheduler",
+                &scheduler,
+                "--bind-host",
+                "127.0.0.1",
+                "--port",
+                &flight,
+                "--grpc-port",
+                &grpc,
+                "--heartbeat",
+                "1",
+            ],
+        )));
+    }
+    scheduler
+}
+
+fn ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn published_run(project: &TestProject) -> String {
+    let pointer = project.path().join("warehouse/_published.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pointer).unwrap()).unwrap();
+    json["run_id"].as_str().unwrap().to_string()
+}
+
+/// Nodes finished by the build other than `previous_run` (run_results.json is rewritten as nodes
+/// finish).
+fn finished_nodes(warehouse: &Path, previous_run: &str) -> usize {
+    std::fs::read_to_string(warehouse.join("run_results.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .filter(|json| json["run_id"].as_str() != Some(previous_run))
+        .and_then(|json| json["nodes"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mart_on_a_scheduler_and_two_executor_processes_equals_local() {
+    let local = demo_project();
+    ok(&clearsight(&local, &["build"]).output().unwrap());
+
+    let remote = demo_project();
+    let mut processes = Processes::default();
+    let scheduler = start_cluster(&remote, &mut processes);
+    let build = [
+        "build",
+        "--engine",
+        "ballista",
+        "--scheduler",
+        scheduler.as_str(),
+    ];
+    ok(&clearsight(&remote, &build).output().unwrap());
+    assert_same_marts(
+        &published_marts(&local).await,
+        &published_marts(&remote).await,
+    );
+    let first_run = published_run(&remote);
+
+    // Executors killed in the middle of a build: an engine error naming the scheduler, and the
+    // previous mart is still the published one.
+    let child = clearsight(&remote, &[&build[..], &["--full-refresh"]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while finished_nodes(&remote.path().join("warehouse"), &first_run) < 3 {
+        assert!(Instant::now() < deadline, "the build did not get going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for executor in &mut processes.0[1..] {
+        executor.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains(&scheduler), "{stderr}");
+    assert!(stderr.contains("nothing was published"), "{stderr}");
+    assert_eq!(published_run(&remote), first_run);
+    assert_same_marts(
+        &published_marts(&local).await,
+        &published_marts(&remote).await,
+    );
+}
+
+#[test]
+fn unreachable_scheduler_is_an_engine_error_naming_it() {
+    let project = demo_project();
+    let scheduler = format!("df://127.0.0.1:{}", free_port());
+    let out = clearsight(
+        &project,
+        &["build", "--engine", "ballista", "--scheduler", &scheduler],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains(&scheduler) && stderr.contains("cannot reach"),
+        "{stderr}"
+    );
+    assert!(
+        !project.path().join("warehouse/raw").exists(),
+        "nothing was loaded"
+    );
+}
+
+#[test]
+fn engine_ballista_without_a_scheduler_is_a_usage_error() {
+    let project = TestProject::demo();
+    let out = clearsight(&project, &["run", "--engine", "ballista"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--scheduler df://HOST:PORT"), "{stderr}");
+}
