@@ -8,6 +8,10 @@
 # the extracts in their real formats; the timed part is `load` (GA4 NDJSON, CRM CSVs, spend
 # CSVs -> Parquet) and `run` (every model, tests, publish), each a separate process, with peak
 # memory from /usr/bin/time. BENCH_DIR keeps the work folder (default: a temporary one).
+#
+# BENCH_ENGINE=ballista runs the models on a Ballista cluster on this machine instead: one
+# `clearsight scheduler` and BENCH_EXECUTORS (default 2) `clearsight executor` processes on
+# 127.0.0.1, started before `run` and stopped after it; their peak RSS is reported too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS="${1:-1000000}"
@@ -36,7 +40,29 @@ timed() { # label, command...
   echo "$label: ${secs}s, peak RSS $((kb / 1024)) MB"
 }
 timed load "$BIN" -C "$WORK" --quiet --json "${MEM_ARGS[@]}" load
-timed run "$BIN" -C "$WORK" --quiet --json "${MEM_ARGS[@]}" run
+ENGINE_ARGS=()
+if [ "${BENCH_ENGINE:-local}" = ballista ]; then
+  PORT=$((50000 + RANDOM % 10000))
+  /usr/bin/time -f "%M" -o "$WORK/scheduler.rss" "$BIN" -C "$WORK" scheduler --bind "127.0.0.1:$PORT" \
+    > "$WORK/scheduler.log" 2>&1 &
+  sleep 1
+  for i in $(seq "${BENCH_EXECUTORS:-2}"); do
+    /usr/bin/time -f "%M" -o "$WORK/executor$i.rss" "$BIN" -C "$WORK" "${MEM_ARGS[@]}" executor \
+      --scheduler "df://127.0.0.1:$PORT" --bind-host 127.0.0.1 --port $((PORT + 2 * i)) \
+      --grpc-port $((PORT + 2 * i + 1)) > "$WORK/executor$i.log" 2>&1 &
+  done
+  stop_cluster() { pkill -TERM -f "^$BIN .* (scheduler|executor) .*127.0.0.1:$PORT" || true; wait || true; }
+  trap stop_cluster EXIT
+  ENGINE_ARGS=(--engine ballista --scheduler "df://127.0.0.1:$PORT")
+fi
+timed run "$BIN" -C "$WORK" --quiet --json "${MEM_ARGS[@]}" "${ENGINE_ARGS[@]}" run
+if [ "${BENCH_ENGINE:-local}" = ballista ]; then
+  stop_cluster
+  trap - EXIT
+  for f in "$WORK"/scheduler.rss "$WORK"/executor*.rss; do
+    echo "$(basename "$f" .rss): peak RSS $(( $(tail -n1 "$f") / 1024 )) MB"
+  done
+fi
 python3 - "$WORK" "$RAW_MB" <<'PY'
 import json, sys
 work, raw_mb = sys.argv[1], float(sys.argv[2])

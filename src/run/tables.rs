@@ -10,7 +10,6 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
@@ -309,20 +308,16 @@ pub async fn register_loaded(
 ) -> Result<BTreeSet<String>> {
     let mut names = BTreeSet::new();
     for table in schema::TABLES {
-        let schema = schema::for_table(table);
-        if warehouse.list(&format!("raw/{table}/")).await?.is_empty() {
-            ctx.deregister_table(table)?;
-            ctx.register_table(table, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
-        } else {
-            register_parquet_dir(
-                ctx,
-                table,
-                &warehouse.url_of(&format!("raw/{table}")),
-                Some(schema),
-                vec![],
-            )
-            .await?;
-        }
+        // A folder with no files yet reads as an empty table of the fixed schema (and, unlike an
+        // in-memory table, can be shipped to Ballista executors).
+        register_parquet_dir(
+            ctx,
+            table,
+            &warehouse.url_of(&format!("raw/{table}/")),
+            Some(schema::for_table(table)),
+            vec![],
+        )
+        .await?;
         names.insert(table.to_string());
     }
     Ok(names)

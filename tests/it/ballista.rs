@@ -58,3 +58,22 @@ async fn demo_mart_on_in_process_ballista_equals_local() {
         &published_marts(&remote).await,
     );
 }
+
+/// Regression: tables with nothing loaded yet were in-memory tables, which Ballista cannot ship
+/// to executors ("LogicalExtensionCodec is not provided").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn empty_loaded_tables_are_readable_on_ballista() {
+    let project = TestProject::demo();
+    let mut ctx = project.context();
+    let engine = ctx.engine().unwrap();
+    let scheduler = clearsight::cluster::start_in_process(&engine, 1, 2)
+        .await
+        .unwrap();
+    ctx.engine.kind = EngineKind::Ballista { scheduler };
+    let session = ctx.session().await.unwrap();
+    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
+        .await
+        .unwrap();
+    let sql = "SELECT (SELECT COUNT(*) FROM ad_spend) + (SELECT COUNT(*) FROM crm_leads) AS n";
+    assert_eq!(crate::support::number(&session, sql).await, 0.0);
+}
