@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use clearsight::run::{RunOptions, Runner};
 use clearsight::udf::markov::{removal_effects, CONVERSION, NULL, START};
 use datafusion::prelude::SessionContext;
 
@@ -18,24 +17,7 @@ async fn built_world() -> (TestProject, SessionContext) {
         .await
         .unwrap();
     assert_eq!(load.total(|f| f.rows_quarantined), 0);
-    let runner = Runner {
-        project: &ctx.project,
-        warehouse: &ctx.warehouse,
-        ctx: ctx.session().await.unwrap(),
-        progress: ctx.progress,
-    };
-    let report = runner.run(&RunOptions::default()).await.unwrap();
-    let failures: Vec<_> = report
-        .nodes
-        .iter()
-        .filter(|n| {
-            matches!(
-                n.status,
-                clearsight::run::NodeStatus::Error | clearsight::run::NodeStatus::Failed
-            )
-        })
-        .collect();
-    assert!(report.published, "{failures:#?}");
+    crate::support::run_all_published(&ctx).await;
     let session = clearsight::cli::commands::query_session(&ctx)
         .await
         .unwrap();

@@ -3,7 +3,6 @@
 
 use clearsight::demo::{generate, DemoOptions};
 use clearsight::engine::EngineKind;
-use clearsight::run::{RunOptions, Runner};
 
 use crate::support::{assert_same_marts, published_marts, TestProject};
 
@@ -26,19 +25,7 @@ async fn loaded_demo() -> TestProject {
 async fn build_on(project: &TestProject, kind: EngineKind) {
     let mut ctx = project.context();
     ctx.engine.kind = kind;
-    let runner = Runner {
-        project: &ctx.project,
-        warehouse: &ctx.warehouse,
-        ctx: ctx.session().await.unwrap(),
-        progress: ctx.progress,
-    };
-    let report = runner.run(&RunOptions::default()).await.unwrap();
-    let failed: Vec<_> = report
-        .nodes
-        .iter()
-        .filter(|n| n.message.is_some() || n.tests.iter().any(|t| !t.passed))
-        .collect();
-    assert!(report.published, "{failed:#?}");
+    crate::support::run_all_published(&ctx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

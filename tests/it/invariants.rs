@@ -2,7 +2,6 @@
 //! every lead's shares summing to 1.
 
 use clearsight::demo::{generate, DemoOptions};
-use clearsight::run::{RunOptions, Runner};
 
 use crate::support::{rows, TestProject};
 
@@ -23,24 +22,7 @@ async fn demo_mart_holds_the_invariants_for_every_model_and_month() {
         summary.bad_rows,
         "each deliberately bad row is quarantined"
     );
-    let runner = Runner {
-        project: &ctx.project,
-        warehouse: &ctx.warehouse,
-        ctx: ctx.session().await.unwrap(),
-        progress: ctx.progress,
-    };
-    let report = runner.run(&RunOptions::default()).await.unwrap();
-    let problems: Vec<_> = report
-        .nodes
-        .iter()
-        .filter(|n| {
-            matches!(
-                n.status,
-                clearsight::run::NodeStatus::Error | clearsight::run::NodeStatus::Failed
-            )
-        })
-        .collect();
-    assert!(report.published, "{problems:#?}");
+    crate::support::run_all_published(&ctx).await;
     let s = clearsight::cli::commands::query_session(&ctx)
         .await
         .unwrap();

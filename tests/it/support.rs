@@ -296,3 +296,29 @@ impl Drop for Processes {
         }
     }
 }
+
+/// Runs every model of `ctx`'s project on its engine and asserts the run was published.
+pub async fn run_all_published(ctx: &Context) -> clearsight::run::RunReport {
+    let runner = clearsight::run::Runner {
+        project: &ctx.project,
+        warehouse: &ctx.warehouse,
+        ctx: ctx.session().await.unwrap(),
+        progress: ctx.progress,
+    };
+    let report = runner
+        .run(&clearsight::run::RunOptions::default())
+        .await
+        .unwrap();
+    let failures: Vec<_> = report
+        .nodes
+        .iter()
+        .filter(|n| {
+            matches!(
+                n.status,
+                clearsight::run::NodeStatus::Error | clearsight::run::NodeStatus::Failed
+            )
+        })
+        .collect();
+    assert!(report.published, "{failures:#?}");
+    report
+}
