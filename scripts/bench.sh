@@ -23,14 +23,21 @@ if [ -z "${CLEARSIGHT_BIN:-}" ]; then
 fi
 BIN="${CLEARSIGHT_BIN:-$CARGO_TARGET_DIR/release/clearsight}"
 WORK="${BENCH_DIR:-$(mktemp -d /tmp/clearsight-bench.XXXXXX)}"
-rm -rf "$WORK/warehouse" "$WORK/demo-data"
+# BENCH_REUSE_DATA=1 keeps extracts already generated in BENCH_DIR (same seed, same files).
+if [ -z "${BENCH_REUSE_DATA:-}" ] || [ ! -d "$WORK/demo-data" ]; then
+  rm -rf "$WORK/demo-data"
+  GENERATE=1
+fi
+rm -rf "$WORK/warehouse"
 mkdir -p "$WORK"
 cp -r config queries "$WORK/"
 MEM_ARGS=()
 [ -n "$MEMORY" ] && MEM_ARGS=(--memory-limit "$MEMORY")
 
-echo "generating ~$EVENTS GA events in $WORK/demo-data ..."
-"$BIN" -C "$WORK" --quiet demo --events "$EVENTS" --generate-only
+if [ -n "${GENERATE:-}" ]; then
+  echo "generating ~$EVENTS GA events in $WORK/demo-data ..."
+  "$BIN" -C "$WORK" --quiet demo --events "$EVENTS" --generate-only
+fi
 RAW_MB=$(du -sm "$WORK/demo-data" | cut -f1)
 
 timed() { # label, command...
