@@ -58,6 +58,7 @@ pub struct ExecutorArgs {
 
 /// Runs the scheduler until stopped (Ctrl-C or SIGTERM).
 pub async fn scheduler(ctx: &Context, args: &SchedulerArgs) -> Result<i32> {
+    init_log();
     let engine = ctx.engine()?;
     let options = SchedulerOptions {
         bind: args.bind,
@@ -91,6 +92,7 @@ pub async fn executor(
             ))
         }
     };
+    init_log();
     crate::cluster::check_reachable(&scheduler).await?;
     let engine = ctx.engine()?;
     let options = ExecutorOptions {
@@ -108,6 +110,17 @@ pub async fn executor(
         args.port, args.grpc_port
     );
     until_stopped(crate::cluster::serve_executor(&engine, &options)).await
+}
+
+/// Logs of the scheduler or executor on stderr, filtered by `CLEARSIGHT_LOG` (default `info`),
+/// e.g. `CLEARSIGHT_LOG=debug` or `CLEARSIGHT_LOG=warn,ballista_scheduler=info`.
+fn init_log() {
+    let filter = std::env::var("CLEARSIGHT_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Serves until the server returns or the process is asked to stop.
