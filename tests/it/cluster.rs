@@ -177,3 +177,39 @@ fn engine_ballista_without_a_scheduler_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--scheduler df://HOST:PORT"), "{stderr}");
 }
+
+#[test]
+fn engine_comes_from_config_then_environment_then_flags() {
+    let (from_config, from_env) = (free_port(), free_port());
+    let yaml = std::fs::read_to_string(crate::support::repo().join("config/sources.yaml"))
+        .unwrap()
+        .replace(
+            "warehouse: warehouse\n",
+            &format!(
+                "warehouse: warehouse\nengine: {{kind: ballista, scheduler: df://127.0.0.1:{from_config}}}\n"
+            ),
+        );
+    let project = TestProject::new(&yaml);
+    let stderr = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = stderr(&mut clearsight(&project, &["run"]));
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains(&format!("df://127.0.0.1:{from_config}")),
+        "{err}"
+    );
+
+    let env_scheduler = format!("df://127.0.0.1:{from_env}");
+    let (code, err) =
+        stderr(clearsight(&project, &["run"]).env("CLEARSIGHT_SCHEDULER", &env_scheduler));
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains(&env_scheduler), "{err}");
+
+    let (code, err) = stderr(&mut clearsight(&project, &["run", "--engine", "local"]));
+    assert_ne!(code, Some(6), "the local engine needs no scheduler: {err}");
+}
