@@ -139,6 +139,21 @@ pub async fn check_reachable(scheduler: &str) -> Result<()> {
 /// A session whose queries run on the Ballista cluster behind `scheduler` (`df://host:port`).
 pub async fn connect(engine: &Engine, scheduler: &str) -> Result<SessionContext> {
     check_scheduler(scheduler).await?;
+    let host = url::Url::parse(scheduler)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
+    let local_host = matches!(
+        host.as_deref(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    if engine.warehouse.url.starts_with("file://") && !local_host {
+        eprintln!(
+            "warning: the warehouse {} is a local folder but the scheduler {scheduler} may be on \
+             another host: executors write the models where they run. Use an object store (s3://, \
+             gs://, az://) or a shared file system (docs/cluster.md).",
+            engine.warehouse.url
+        );
+    }
     let state = engine.state(ballista_config(engine), engine.runtime()?)?;
     let ctx = SessionContext::remote_with_state(scheduler, state)
         .await
