@@ -17,12 +17,23 @@ events AS (
     FROM stg_ga_events e
     JOIN file_order f ON f.source_file = e.source_file
 ),
-per_session AS (
+-- Start and gclid of every session: cheap aggregates over all events.
+sessions AS (
     SELECT
         user_pseudo_id,
         ga_session_id,
         MIN(event_at) AS session_start,
-        BOOL_OR(gclid IS NOT NULL) AS has_gclid,
+        BOOL_OR(gclid IS NOT NULL) AS has_gclid
+    FROM stg_ga_events
+    GROUP BY user_pseudo_id, ga_session_id
+),
+-- The earliest campaign, manual/UTM source and external referrer of a session: ordered
+-- aggregates, so only over the (few) events that carry one. Sessions without any get NULLs
+-- from the LEFT JOIN below, as the FILTERed aggregates would give.
+tagged AS (
+    SELECT
+        user_pseudo_id,
+        ga_session_id,
         FIRST_VALUE(COALESCE(manual_campaign, utm_campaign) ORDER BY event_at, event_seq)
             FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS gclid_campaign,
         FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END ORDER BY event_at, event_seq)
@@ -34,7 +45,15 @@ per_session AS (
         FIRST_VALUE(external_referrer ORDER BY event_at, event_seq)
             FILTER (WHERE external_referrer IS NOT NULL) AS referrer_host
     FROM events
+    WHERE manual_campaign IS NOT NULL OR utm_campaign IS NOT NULL OR manual_source IS NOT NULL
+       OR utm_source IS NOT NULL OR external_referrer IS NOT NULL
     GROUP BY user_pseudo_id, ga_session_id
+),
+per_session AS (
+    SELECT s.user_pseudo_id, s.ga_session_id, s.session_start, s.has_gclid,
+           t.gclid_campaign, t.tagged_source, t.tagged_medium, t.tagged_campaign, t.referrer_host
+    FROM sessions s
+    LEFT JOIN tagged t ON t.user_pseudo_id = s.user_pseudo_id AND t.ga_session_id = s.ga_session_id
 ),
 sourced AS (
     SELECT
