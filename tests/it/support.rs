@@ -1,6 +1,9 @@
 //! Helpers: temporary projects built from the repository's config and models, and queries
 //! whose results come back as strings.
 
+// The mart comparison and process helpers serve the Ballista tests only.
+#![cfg_attr(not(feature = "ballista"), allow(dead_code))]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
