@@ -1,19 +1,13 @@
 //! The same models on Apache Ballista: results do not depend on the engine.
 #![cfg(feature = "ballista")]
 
-use clearsight::demo::{generate, DemoOptions};
 use clearsight::engine::EngineKind;
 
 use crate::support::{assert_same_marts, published_marts, TestProject};
 
 /// A demo project with its extracts generated and loaded.
 async fn loaded_demo() -> TestProject {
-    let project = TestProject::demo();
-    let options = DemoOptions {
-        target_events: 3_000,
-        ..DemoOptions::default()
-    };
-    generate(&project.path().join("demo-data"), &options).unwrap();
+    let project = TestProject::demo_generated(3_000);
     let ctx = project.context();
     clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
         .await

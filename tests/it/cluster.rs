@@ -5,11 +5,11 @@
 #![cfg(feature = "ballista")]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    assert_same_marts, free_port, published_marts, wait_for_port, Processes, TestProject,
+    assert_ok, assert_same_marts, free_port, published_marts, wait_for_port, Processes, TestProject,
 };
 
 fn clearsight(project: &TestProject, args: &[&str]) -> Command {
@@ -19,16 +19,6 @@ fn clearsight(project: &TestProject, args: &[&str]) -> Command {
         .arg("--quiet")
         .args(args);
     cmd
-}
-
-fn demo_project() -> TestProject {
-    let project = TestProject::demo();
-    let options = clearsight::demo::DemoOptions {
-        target_events: 3_000,
-        ..Default::default()
-    };
-    clearsight::demo::generate(&project.path().join("demo-data"), &options).unwrap();
-    project
 }
 
 /// A scheduler and two executors serving `project`'s warehouse; returns its `df://` address.
@@ -69,15 +59,6 @@ fn start_cluster(project: &TestProject, processes: &mut Processes) -> String {
     scheduler
 }
 
-fn ok(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn published_run(project: &TestProject) -> String {
     let pointer = project.path().join("warehouse/_published.json");
     let json: serde_json::Value =
@@ -98,10 +79,13 @@ fn finished_nodes(warehouse: &Path, previous_run: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_mart_on_a_scheduler_and_two_executor_processes_equals_local() {
-    let local = demo_project();
-    ok(&clearsight(&local, &["build"]).output().unwrap());
+    let local = TestProject::demo_generated(3_000);
+    assert_ok(
+        &clearsight(&local, &["build"]).output().unwrap(),
+        "local build",
+    );
 
-    let remote = demo_project();
+    let remote = TestProject::demo_generated(3_000);
     let mut processes = Processes::default();
     let scheduler = start_cluster(&remote, &mut processes);
     let build = [
@@ -111,7 +95,10 @@ async fn demo_mart_on_a_scheduler_and_two_executor_processes_equals_local() {
         "--scheduler",
         scheduler.as_str(),
     ];
-    ok(&clearsight(&remote, &build).output().unwrap());
+    assert_ok(
+        &clearsight(&remote, &build).output().unwrap(),
+        "cluster build",
+    );
     assert_same_marts(
         &published_marts(&local).await,
         &published_marts(&remote).await,
@@ -147,7 +134,7 @@ async fn demo_mart_on_a_scheduler_and_two_executor_processes_equals_local() {
 
 #[test]
 fn unreachable_scheduler_is_an_engine_error_naming_it() {
-    let project = demo_project();
+    let project = TestProject::demo_generated(3_000);
     let scheduler = format!("df://127.0.0.1:{}", free_port());
     let out = clearsight(
         &project,

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{free_port, wait_for_port, TestProject};
+use crate::support::{assert_ok, free_port, wait_for_port, TestProject};
 
 struct Moto {
     child: Child,
@@ -79,13 +79,7 @@ fn clearsight(
 }
 
 fn ok(out: std::process::Output) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    assert_ok(&out, "clearsight")
 }
 
 #[test]
@@ -100,12 +94,7 @@ fn load_build_publish_and_read_back_on_s3() {
     };
     moto.put("/clearsight", b"");
     // The demo extracts, uploaded to s3://clearsight/inputs/...
-    let local = TestProject::demo();
-    let options = clearsight::demo::DemoOptions {
-        target_events: 3_000,
-        ..Default::default()
-    };
-    clearsight::demo::generate(&local.path().join("demo-data"), &options).unwrap();
+    let local = TestProject::demo_generated(3_000);
     for sub in ["ga4", "crm", "spend"] {
         for entry in std::fs::read_dir(local.path().join("demo-data").join(sub)).unwrap() {
             let path = entry.unwrap().path();

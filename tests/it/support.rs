@@ -53,6 +53,17 @@ impl TestProject {
         Self::new(&yaml)
     }
 
+    /// [`TestProject::demo`] with about `events` GA events of demo extracts in demo-data/.
+    pub fn demo_generated(events: u64) -> Self {
+        let project = Self::demo();
+        let options = clearsight::demo::DemoOptions {
+            target_events: events,
+            ..Default::default()
+        };
+        clearsight::demo::generate(&project.path().join("demo-data"), &options).unwrap();
+        project
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -151,10 +162,15 @@ pub fn clearsight_ok(args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap();
+    assert_ok(&out, &format!("clearsight {args:?}"))
+}
+
+/// Asserts a finished process exited 0 (its stderr in the message) and returns its stdout.
+pub fn assert_ok(out: &std::process::Output, what: &str) -> String {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "clearsight {args:?}: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
