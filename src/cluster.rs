@@ -26,14 +26,20 @@ use crate::error::{Error, Result};
 /// How long the client waits for the scheduler to answer before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `df://host:port` as the scheduler's gRPC address `http://host:port`.
-pub fn grpc_url(scheduler: &str) -> Result<String> {
+/// The host and port of `df://host:port` (port 50050 when none is given).
+fn host_and_port(scheduler: &str) -> Result<(String, u16)> {
     let url = url::Url::parse(scheduler)
         .map_err(|e| Error::Usage(format!("scheduler address {scheduler:?}: {e}")))?;
     let host = url
         .host_str()
         .ok_or_else(|| Error::Usage(format!("scheduler address {scheduler:?} has no host")))?;
-    Ok(format!("http://{host}:{}", url.port().unwrap_or(50050)))
+    Ok((host.to_string(), url.port().unwrap_or(50050)))
+}
+
+/// `df://host:port` as the scheduler's gRPC address `http://host:port`.
+pub fn grpc_url(scheduler: &str) -> Result<String> {
+    let (host, port) = host_and_port(scheduler)?;
+    Ok(format!("http://{host}:{port}"))
 }
 
 /// The session settings of a Ballista job: Clearsight's, then Ballista's restrictions (no
@@ -139,13 +145,8 @@ pub async fn check_reachable(scheduler: &str) -> Result<()> {
 /// A session whose queries run on the Ballista cluster behind `scheduler` (`df://host:port`).
 pub async fn connect(engine: &Engine, scheduler: &str) -> Result<SessionContext> {
     check_scheduler(scheduler).await?;
-    let host = url::Url::parse(scheduler)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string));
-    let local_host = matches!(
-        host.as_deref(),
-        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-    );
+    let (host, _) = host_and_port(scheduler)?;
+    let local_host = matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]" | "::1");
     if engine.warehouse.url.starts_with("file://") && !local_host {
         eprintln!(
             "warning: the warehouse {} is a local folder but the scheduler {scheduler} may be on \
@@ -216,15 +217,14 @@ pub struct ExecutorOptions {
 
 /// Runs a Ballista executor until the process is stopped.
 pub async fn serve_executor(engine: &Engine, options: &ExecutorOptions) -> Result<()> {
-    let url =
-        url::Url::parse(&grpc_url(&options.scheduler)?).map_err(|e| Error::Usage(e.to_string()))?;
+    let (scheduler_host, scheduler_port) = host_and_port(&options.scheduler)?;
     let mut config = ExecutorProcessConfig {
         bind_host: options.bind_host.clone(),
         external_host: options.external_host.clone(),
         port: options.flight_port,
         grpc_port: options.grpc_port,
-        scheduler_host: url.host_str().unwrap_or("localhost").to_string(),
-        scheduler_port: url.port().unwrap_or(50050),
+        scheduler_host,
+        scheduler_port,
         scheduler_connect_timeout_seconds: CONNECT_TIMEOUT.as_secs() as u16,
         work_dir: options.work_dir.clone(),
         executor_heartbeat_interval_seconds: options.heartbeat_seconds,
@@ -276,12 +276,12 @@ pub async fn start_in_process(engine: &Engine, executors: usize, slots: usize) -
 /// Why a run on the cluster failed, when the cause is the cluster itself (the scheduler no longer
 /// answers, or executors were lost) rather than a model: an error naming the scheduler.
 pub async fn cluster_failure(scheduler: &str, report: &crate::run::RunReport) -> Option<Error> {
-    let failed: Vec<_> = report
+    let failed: Vec<&str> = report
         .nodes
         .iter()
-        .filter_map(|n| n.message.as_deref().map(|m| (n.name.as_str(), m)))
+        .filter_map(|n| n.message.as_deref())
         .collect();
-    let (_, message) = *failed.first()?;
+    let message = *failed.first()?;
     let lost = |m: &str| {
         let m = m.to_ascii_lowercase();
         m.contains("executor")
@@ -297,7 +297,7 @@ pub async fn cluster_failure(scheduler: &str, report: &crate::run::RunReport) ->
     };
     let reason = match check_scheduler(scheduler).await {
         Err(Error::Engine { message, .. }) => message,
-        _ if failed.iter().any(|(_, m)| lost(m)) => "executors were lost".to_string(),
+        _ if failed.iter().any(|m| lost(m)) => "executors were lost".to_string(),
         _ => return None,
     };
     Some(Error::engine(

@@ -117,12 +117,15 @@ impl Engine {
     /// A session for running models: local, or connected to the configured Ballista scheduler.
     pub async fn session(&self) -> Result<SessionContext> {
         match &self.options.kind {
-            EngineKind::Local => {
-                let state = self.state(self.config(), self.runtime()?)?;
-                Ok(SessionContext::new_with_state(state))
-            }
+            EngineKind::Local => self.local_session(),
             EngineKind::Ballista { scheduler } => self.remote(scheduler).await,
         }
+    }
+
+    /// A session in this process, whatever the configured engine (for reading results).
+    pub fn local_session(&self) -> Result<SessionContext> {
+        let state = self.state(self.config(), self.runtime()?)?;
+        Ok(SessionContext::new_with_state(state))
     }
 
     #[cfg(feature = "ballista")]

@@ -235,10 +235,7 @@ impl Context {
 
     /// A session in this process, whatever the configured engine (for reading results).
     pub fn local_session(&self) -> Result<datafusion::prelude::SessionContext> {
-        let mut engine = self.engine()?;
-        engine.options.kind = crate::engine::EngineKind::Local;
-        let state = engine.state(engine.config(), engine.runtime()?)?;
-        Ok(datafusion::prelude::SessionContext::new_with_state(state))
+        self.engine()?.local_session()
     }
 }
 
