@@ -52,6 +52,25 @@ pub struct Source {
     /// Spend platform name for exports that do not carry one (Google Ads, Meta, LinkedIn).
     #[serde(default)]
     pub platform: Option<String>,
+    /// The text encoding when the file has no BOM (a WHATWG label such as `windows-1252`);
+    /// without it, UTF-8 when the bytes are valid UTF-8, else Windows-1252.
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// `"."` (default) or `","`: with `","`, `1.234,56` is 1234.56.
+    #[serde(default)]
+    pub decimal_separator: DecimalSeparator,
+}
+
+/// The decimal separator of a source's numbers (SPEC section 8, Numbers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DecimalSeparator {
+    /// `1,234.56`: a comma separates thousands.
+    #[default]
+    #[serde(rename = ".")]
+    Dot,
+    /// `1.234,56` or `1 234,56`: a dot or a space separates thousands.
+    #[serde(rename = ",")]
+    Comma,
 }
 
 /// Custom CRM field names (SPEC section 2): which column holds what.
@@ -104,6 +123,18 @@ fn default_currency() -> String {
 }
 
 impl SourcesConfig {
+    /// What serde cannot check: each named encoding exists.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        for source in &self.sources {
+            if let Some(label) = &source.encoding {
+                crate::load::text::named_encoding(label).map_err(|message| {
+                    Error::config(path.display().to_string(), format!("source {}: {message}", source.path))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Reporting-currency units per unit of `currency`; `None` for an unknown currency.
     pub fn rate(&self, currency: &str) -> Option<f64> {
         let c = currency.trim().to_ascii_uppercase();
@@ -132,6 +163,7 @@ impl Project {
         let config_dir = dir.join("config");
         let sources_path = config_dir.join("sources.yaml");
         let sources: SourcesConfig = read_yaml(&sources_path)?;
+        sources.validate(&sources_path)?;
         let mut config_files = BTreeMap::new();
         let entries = std::fs::read_dir(&config_dir).map_err(|e| {
             Error::config(

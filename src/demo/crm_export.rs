@@ -143,7 +143,7 @@ pub(super) fn write_crm(
         }
         if options.bad_rows && last {
             sf += "00Q999999999991,2024-02-30T10:00:00.000Z,2024-03-01T10:00:00.000Z,bad@date.example,Open - Not Contacted,Web,false,,,,,,,,,\n";
-            sf += "00Q999999999992,2024-02-03T10:00:00.000Z,2024-03-01T10:00:00.000Z,bad@bool.example,Open - Not Contacted,Web,1,,,,,,,,,\n";
+            sf += "00Q999999999992,2024-02-03T10:00:00.000Z,2024-03-01T10:00:00.000Z,bad@bool.example,Open - Not Contacted,Web,yes,,,,,,,,,\n";
             summary.bad_rows += 2;
         }
         std::fs::write(dir.join(format!("crm/salesforce_leads_{tag}.csv")), sf)?;

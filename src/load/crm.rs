@@ -1,17 +1,24 @@
 //! Salesforce (Lead, Opportunity) and HubSpot (contacts, deals) CSV exports, read with their
 //! API field names, into `crm_leads` and `crm_opportunities`.
 
-use crate::config::{FieldMap, SourceKind, SourcesConfig};
+use crate::config::{DecimalSeparator, FieldMap, Source, SourceKind, SourcesConfig};
 
 use super::rows::{read_csv, CsvRow, Rejection, RowCollector, Value};
 use super::{schema, values, Parsed};
 
+/// Salesforce's empty id (15- and 18-character forms), as its Data Export writes it.
+fn is_null_id(s: &str) -> bool {
+    s == "000000000000000" || s == "000000000000000AAA"
+}
+
 /// Typed access to one CSV row, each accessor rejecting the row on a bad value.
-struct Cells<'a, 'r>(&'a CsvRow<'r>);
+struct Cells<'a, 'r>(&'a CsvRow<'r>, DecimalSeparator);
 
 impl Cells<'_, '_> {
     fn text(&self, col: &str) -> Value {
-        values::text(self.0.get(col)).into()
+        values::text(self.0.get(col))
+            .filter(|s| !is_null_id(s))
+            .into()
     }
     fn mapped(&self, col: &Option<String>) -> Value {
         col.as_deref().map_or(Value::Null, |c| self.text(c))
@@ -59,7 +66,7 @@ impl Cells<'_, '_> {
         currency_col: &str,
         cfg: &SourcesConfig,
     ) -> Result<[Value; 3], Rejection> {
-        let original = values::amount(self.0.get(col)).map_err(|r| self.0.reject(col, r))?;
+        let original = values::amount(self.0.get(col), self.1).map_err(|r| self.0.reject(col, r))?;
         let currency = self.0.get(currency_col);
         let currency_value =
             values::text(currency).map_or(Value::Null, |c| Value::Text(c.to_ascii_uppercase()));
@@ -226,13 +233,8 @@ fn opportunity_row(
 }
 
 /// Parses one CRM extract of `kind`.
-pub fn parse(
-    kind: SourceKind,
-    fields: &FieldMap,
-    cfg: &SourcesConfig,
-    file: &str,
-    text: &str,
-) -> Result<Parsed, String> {
+pub fn parse(source: &Source, cfg: &SourcesConfig, file: &str, text: &str) -> Result<Parsed, String> {
+    let (kind, fields) = (source.kind, &source.fields);
     let is_lead = matches!(
         kind,
         SourceKind::SalesforceLeads | SourceKind::HubspotContacts
@@ -254,7 +256,7 @@ pub fn parse(
         text,
         |header| header.iter().any(|h| h.eq_ignore_ascii_case(id_col)),
         |row| {
-            let cells = Cells(row);
+            let cells = Cells(row, source.decimal_separator);
             let values = if is_lead {
                 lead_row(kind, fields, &cells, file)?
             } else {

@@ -7,9 +7,11 @@
 
 pub mod crm;
 pub mod ga4;
+pub mod numbers;
 pub mod rows;
 pub mod schema;
 pub mod spend;
+pub mod text;
 pub mod values;
 
 use std::sync::Arc;
@@ -86,7 +88,8 @@ impl LoadReport {
     }
 }
 
-/// Parses one file's bytes according to its source kind.
+/// Parses one file's bytes according to its source kind. Gzip is detected by its magic bytes
+/// for every kind; CSV text by its BOM, the source's `encoding`, else UTF-8 or Windows-1252.
 pub fn parse_file(
     source: &Source,
     cfg: &SourcesConfig,
@@ -94,17 +97,16 @@ pub fn parse_file(
     bytes: Bytes,
 ) -> Result<Parsed, String> {
     match source.kind {
-        SourceKind::Ga4Json => ga4::parse_json(file_name, &bytes),
-        SourceKind::Ga4Parquet => ga4::parse_parquet(file_name, bytes),
+        SourceKind::Ga4Json => ga4::parse_json(file_name, bytes),
+        SourceKind::Ga4Parquet => ga4::parse_parquet(file_name, text::decompress(bytes)?),
         kind => {
-            let text = rows::decode_text(&bytes)?;
+            let encoding = source.encoding.as_deref().map(text::named_encoding).transpose()?;
+            let text = text::decode(&text::decompress(bytes)?, encoding);
             match kind {
                 SourceKind::SalesforceLeads
                 | SourceKind::SalesforceOpportunities
                 | SourceKind::HubspotContacts
-                | SourceKind::HubspotDeals => {
-                    crm::parse(kind, &source.fields, cfg, file_name, &text)
-                }
+                | SourceKind::HubspotDeals => crm::parse(source, cfg, file_name, &text),
                 _ => spend::parse(source, cfg, file_name, &text),
             }
         }

@@ -144,12 +144,18 @@ pub struct CsvRow<'a> {
     record: &'a csv::StringRecord,
     index: &'a HashMap<String, usize>,
     headers: &'a [String],
+    preamble: &'a [String],
 }
 
 impl CsvRow<'_> {
     /// The header line's column names, as written.
     pub fn headers(&self) -> &[String] {
         self.headers
+    }
+
+    /// The lines before the header (a report's title, its date range), cells joined by `,`.
+    pub fn preamble(&self) -> &[String] {
+        self.preamble
     }
 
     /// The trimmed value of a column; `""` when the file has no such column.
@@ -185,27 +191,34 @@ fn raw_line(record: &csv::StringRecord) -> String {
 pub struct CsvOutcome {
     pub rows_read: u64,
     pub rejections: Vec<Rejection>,
+    /// Empty for an export that holds no data and no header (a preamble alone).
     pub headers: Vec<String>,
+    pub preamble: Vec<String>,
 }
 
-/// Decodes a CSV extract as users download it: UTF-8 (with or without BOM) or UTF-16LE with a
-/// BOM (Google Ads "Excel" downloads), comma- or tab-separated.
-pub fn decode_text(bytes: &[u8]) -> Result<String, String> {
-    if bytes.starts_with(&[0xFF, 0xFE]) {
-        let units: Vec<u16> = bytes[2..]
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        return String::from_utf16(&units).map_err(|e| format!("invalid UTF-16: {e}"));
-    }
-    let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
-    String::from_utf8(bytes.to_vec()).map_err(|e| format!("not UTF-8 text: {e}"))
+/// A report's summary line: `Total: …` in its first non-empty cell (Google Ads writes some
+/// with empty leading cells), or a bare `Total`.
+fn is_total_line(record: &csv::StringRecord) -> bool {
+    record
+        .iter()
+        .map(str::trim)
+        .find(|f| !f.is_empty())
+        .is_some_and(|f| f == "Total" || f.starts_with("Total:"))
+}
+
+/// Meta's placeholder line of an empty export.
+fn is_no_data_line(record: &csv::StringRecord) -> bool {
+    let mut cells = record.iter().map(str::trim).filter(|f| !f.is_empty());
+    let first = cells.next().map(|f| f.trim_end_matches('.').to_ascii_lowercase());
+    cells.next().is_none() && first.as_deref() == Some("no data available")
 }
 
 /// Reads CSV `text`. The header is the first line for which `is_header` holds (lines before it
-/// are preamble); every later line is a data row handed to `on_row`, except blank lines and
-/// report totals (`Total…` in the first field). A line that repeats the header or has the
-/// wrong field count is rejected here; `on_row` rejects on values.
+/// are preamble); every later line is a data row handed to `on_row`, except blank lines,
+/// report totals and Meta's `No data available.`. A line that repeats the header or has the
+/// wrong field count is rejected here; `on_row` rejects on values. A file without a header
+/// whose lines each hold at most one cell (LinkedIn's preamble of an empty export) is an empty
+/// export: zero rows, no error.
 pub fn read_csv(
     text: &str,
     is_header: impl Fn(&[String]) -> bool,
@@ -224,6 +237,7 @@ pub fn read_csv(
         .from_reader(text.as_bytes());
     let mut out = CsvOutcome::default();
     let mut index: Option<HashMap<String, usize>> = None;
+    let mut only_single_cells = true;
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -251,18 +265,20 @@ pub fn read_csv(
         let Some(idx) = &index else {
             let fields: Vec<String> = record.iter().map(|f| f.trim().to_string()).collect();
             if is_header(&fields) {
-                index = Some(
-                    fields
-                        .iter()
-                        .enumerate()
-                        .map(|(i, f)| (f.to_ascii_lowercase(), i))
-                        .collect(),
-                );
+                // A duplicated column name (Meta's second `Ad set name`) reads the first one.
+                let mut first = HashMap::new();
+                for (i, f) in fields.iter().enumerate() {
+                    first.entry(f.to_ascii_lowercase()).or_insert(i);
+                }
+                index = Some(first);
                 out.headers = fields;
+            } else {
+                only_single_cells &= fields.iter().filter(|f| !f.is_empty()).count() <= 1;
+                out.preamble.push(fields.join(","));
             }
             continue;
         };
-        if record.get(0).is_some_and(|f| f.trim().starts_with("Total")) {
+        if is_total_line(&record) || is_no_data_line(&record) {
             continue;
         }
         out.rows_read += 1;
@@ -271,6 +287,7 @@ pub fn read_csv(
             record: &record,
             index: idx,
             headers: &out.headers,
+            preamble: &out.preamble,
         };
         if record
             .iter()
@@ -290,7 +307,7 @@ pub fn read_csv(
             out.rejections.push(rejection);
         }
     }
-    if index.is_none() {
+    if index.is_none() && !only_single_cells {
         return Err("no header line found".into());
     }
     Ok(out)

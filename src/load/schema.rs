@@ -98,6 +98,9 @@ pub static AD_SPEND: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("currency", Utf8, true),
         ("impressions", Int64, true),
         ("clicks", Int64, true),
+        // `day`: the export's own day; `range`: an undated report's line spread evenly over
+        // the days of its date range.
+        ("date_precision", Utf8, false),
         ("source_file", Utf8, false),
         ("source_line", Int64, false),
     ])

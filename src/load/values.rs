@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
+pub use super::numbers::{amount, count};
+
 /// A timestamp as microseconds since the epoch, UTC. Accepts RFC 3339 (`2024-01-05T10:22:33.000Z`,
 /// with any offset), `YYYY-MM-DD HH:MM[:SS[.fff]]` (taken as UTC) and a bare date (midnight UTC).
 /// Impossible dates such as `2024-02-30` are rejected, never rolled over.
@@ -42,46 +44,16 @@ pub fn date32(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
 }
 
-/// `true`/`false` in any case, trimmed. Empty, `1` and `0` are rejected.
+/// `true`/`false` in any case, or `1`/`0` (Salesforce's weekly Data Export), trimmed. Empty,
+/// `yes` and anything else are rejected.
 pub fn boolean(raw: &str) -> Result<bool, String> {
     let s = raw.trim();
-    if s.eq_ignore_ascii_case("true") {
+    if s.eq_ignore_ascii_case("true") || s == "1" {
         Ok(true)
-    } else if s.eq_ignore_ascii_case("false") {
+    } else if s.eq_ignore_ascii_case("false") || s == "0" {
         Ok(false)
     } else {
-        Err(format!("not a boolean (true/false): {s:?}"))
-    }
-}
-
-/// A money amount or a count: thousands separators, currency signs and codes are removed.
-/// Empty gives `None`.
-pub fn amount(raw: &str) -> Result<Option<f64>, String> {
-    let cleaned: String = raw
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ',' | ' ' | '$' | '€' | '£' | '¥' | '\u{a0}'))
-        .collect();
-    if cleaned.is_empty() || cleaned == "--" {
-        return Ok(None);
-    }
-    // A currency code before or after the number ("USD 12", "12EUR").
-    let cleaned = cleaned.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-    let cleaned = cleaned.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    cleaned
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
-        .map(Some)
-        .ok_or_else(|| format!("not a number: {:?}", raw.trim()))
-}
-
-/// A whole count (impressions, clicks); empty gives `None`.
-pub fn count(raw: &str) -> Result<Option<i64>, String> {
-    match amount(raw)? {
-        None => Ok(None),
-        Some(v) if v.fract() == 0.0 && v >= 0.0 => Ok(Some(v as i64)),
-        Some(_) => Err(format!("not a whole count: {:?}", raw.trim())),
+        Err(format!("not a boolean (true/false or 1/0): {s:?}"))
     }
 }
 
@@ -143,21 +115,11 @@ mod tests {
     fn booleans_are_strict() {
         assert_eq!(boolean(" TRUE ").unwrap(), true);
         assert_eq!(boolean("false").unwrap(), false);
-        for bad in ["", "1", "0", "yes"] {
+        assert_eq!(boolean("1").unwrap(), true);
+        assert_eq!(boolean(" 0 ").unwrap(), false);
+        for bad in ["", "yes", "2", "01"] {
             assert!(boolean(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn amounts_drop_separators_and_signs() {
-        assert_eq!(
-            amount("\"1,234.56\"".trim_matches('"')).unwrap(),
-            Some(1234.56)
-        );
-        assert_eq!(amount("$1,234.50").unwrap(), Some(1234.5));
-        assert_eq!(amount("USD 12").unwrap(), Some(12.0));
-        assert_eq!(amount("").unwrap(), None);
-        assert!(amount("twelve").is_err());
     }
 
     #[test]

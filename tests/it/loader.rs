@@ -134,6 +134,8 @@ async fn ga4_parquet_export_reads_like_the_json_one() {
         path: "events.parquet".into(),
         fields: Default::default(),
         platform: None,
+        encoding: None,
+        decimal_separator: Default::default(),
     };
     let p = parse_file(&export, &sources_config(), "events.parquet", bytes).unwrap();
     assert_eq!(p.rows_read, 2);
@@ -201,7 +203,7 @@ async fn salesforce_leads_map_custom_fields_and_quarantine_each_reason() {
         vec![(4, "CreatedDate"), (5, "IsConverted"), (6, ""), (7, "")]
     );
     assert!(r[0].2.contains("2024-02-30"));
-    assert!(r[1].2.contains("true/false"));
+    assert!(r[1].2.contains("true/false") && r[1].2.contains("\"yes\""));
     assert_eq!(r[2].2, "line repeats the header");
     assert_eq!(r[3].2, "expected 16 fields, found 5");
 }

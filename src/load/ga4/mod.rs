@@ -1,6 +1,11 @@
-//! GA4 BigQuery export (`events_*`) as newline-delimited JSON or Parquet, flattened into
-//! `ga_events`. arrow-json decodes the nested export (INT64 as JSON strings included);
-//! what it cannot do (line numbers, per-line quarantine, pulling `event_params` apart) is here.
+//! GA4 BigQuery export (`events_*`) as newline-delimited JSON, a JSON array (the BigQuery
+//! console's download) or Parquet, gzip-compressed or not, flattened into `ga_events`.
+//! arrow-json decodes the nested export (INT64 as JSON strings included); what it cannot do
+//! (line numbers, per-line quarantine, pulling `event_params` apart) is here.
+
+mod json;
+
+pub use json::parse_json;
 
 use std::sync::{Arc, LazyLock};
 
@@ -54,8 +59,6 @@ static EXPORT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
-const CHUNK_LINES: usize = 16_384;
-
 fn decode(bytes: &[u8], rows: usize) -> Result<RecordBatch, arrow::error::ArrowError> {
     let mut decoder = arrow_json::ReaderBuilder::new(EXPORT_SCHEMA.clone())
         .with_batch_size(rows.max(1))
@@ -71,75 +74,6 @@ fn decode(bytes: &[u8], rows: usize) -> Result<RecordBatch, arrow::error::ArrowE
     Ok(decoder
         .flush()?
         .unwrap_or_else(|| RecordBatch::new_empty(EXPORT_SCHEMA.clone())))
-}
-
-/// Parses a newline-delimited JSON export.
-pub fn parse_json(file: &str, bytes: &[u8]) -> Result<Parsed, String> {
-    let mut flat = Flattener::new(file);
-    let mut rejections = Vec::new();
-    let mut rows_read = 0u64;
-    // (start, end, line number) of each non-blank line of the current chunk
-    let mut chunk: Vec<(usize, usize, u64)> = Vec::with_capacity(CHUNK_LINES);
-    let mut start = 0usize;
-    let mut line_no = 0u64;
-    let mut flush_chunk = |chunk: &mut Vec<(usize, usize, u64)>| -> Result<(), String> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        rows_read += chunk.len() as u64;
-        let (first, last) = (chunk[0].0, chunk[chunk.len() - 1].1);
-        let lines: Vec<u64> = chunk.iter().map(|c| c.2).collect();
-        match decode(&bytes[first..last], chunk.len()) {
-            Ok(batch) if batch.num_rows() == chunk.len() => {
-                flat.push(&batch, &lines, &mut rejections)
-            }
-            _ => {
-                // Find the bad lines one by one; the good ones still load.
-                for &(s, e, line) in chunk.iter() {
-                    match decode(&bytes[s..e], 1) {
-                        Ok(batch) if batch.num_rows() == 1 => {
-                            flat.push(&batch, &[line], &mut rejections)
-                        }
-                        Ok(_) => rejections.push(json_rejection(
-                            line,
-                            "expected one JSON object on the line",
-                            &bytes[s..e],
-                        )),
-                        Err(err) => rejections.push(json_rejection(
-                            line,
-                            &format!("not valid JSON: {err}"),
-                            &bytes[s..e],
-                        )),
-                    }
-                }
-            }
-        }
-        chunk.clear();
-        Ok(())
-    };
-    while start < bytes.len() {
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
-        line_no += 1;
-        if bytes[start..end].iter().any(|b| !b.is_ascii_whitespace()) {
-            chunk.push((start, end, line_no));
-            if chunk.len() == CHUNK_LINES {
-                flush_chunk(&mut chunk)?;
-            }
-        }
-        start = end + 1;
-    }
-    flush_chunk(&mut chunk)?;
-    drop(flush_chunk);
-    flat.finish(rows_read, rejections)
-}
-
-fn json_rejection(line: u64, reason: &str, raw: &[u8]) -> Rejection {
-    Rejection {
-        line,
-        field: String::new(),
-        reason: reason.to_string(),
-        raw: String::from_utf8_lossy(&raw[..raw.len().min(2000)]).into_owned(),
-    }
 }
 
 /// Parses a Parquet export; a row's "line" is its 1-based row number.
@@ -202,10 +136,13 @@ struct Params {
 
 impl Params {
     fn new(batch: &RecordBatch) -> Option<Params> {
-        let list = batch
-            .column_by_name("event_params")?
-            .as_list_opt::<i32>()?
-            .clone();
+        let column = batch.column_by_name("event_params")?;
+        // BigQuery's Parquet may write large-list offsets; the values are the same.
+        let column = match column.data_type() {
+            DataType::LargeList(item) => cast(column, &DataType::List(item.clone())).ok()?,
+            _ => column.clone(),
+        };
+        let list = column.as_list_opt::<i32>()?.clone();
         let items = list.values().as_struct_opt()?.clone();
         let holder = StructArrayOrBatch::Struct(&items);
         let keys = string_column(&holder, "key")?;
