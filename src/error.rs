@@ -108,7 +108,12 @@ impl Error {
             Error::LockHeld { .. } => exit::LOCK_HELD,
             Error::UnreadableInput { .. } => exit::UNREADABLE_INPUT,
             Error::Engine { .. } => exit::ENGINE,
-            _ => exit::INTERNAL,
+            Error::Warehouse { .. }
+            | Error::DataFusion(_)
+            | Error::Arrow(_)
+            | Error::Parquet(_)
+            | Error::ObjectStore(_)
+            | Error::Io(_) => exit::INTERNAL,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`engine`] is the one place a DataFusion session is built; [`udf`] the one registry of
 //!   Clearsight's Rust functions; `cluster` (feature `ballista`) runs the same models on an
 //!   Apache Ballista cluster;
+//! - [`export`] writes the mart's CRM outcomes as the ad platforms' conversion upload files;
 //! - [`demo`] writes realistic extracts in the real formats;
 //! - [`cli`] is the command line, a thin layer over the rest.
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod load;
 pub mod progress;
 pub mod report;

@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
 --   data_driven credit (SPEC section 6): each lead's 1 is split over the distinct channels of
@@ -19,7 +19,11 @@ scored AS (
         lc.channel,
         lc.channel_touches,
         COALESCE(e.removal_effect, 0.0) AS removal_effect,
-        SUM(COALESCE(e.removal_effect, 0.0)) OVER (PARTITION BY lc.lead_id) AS effect_total
+        -- Summed in channel order, so the total has the same bits on every run.
+        SUM(COALESCE(e.removal_effect, 0.0)) OVER (
+            PARTITION BY lc.lead_id ORDER BY lc.channel
+            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+        ) AS effect_total
     FROM lead_channels lc
     LEFT JOIN int_markov_removal_effects e ON e.channel = lc.channel
 )

@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
 --   data_driven (SPEC section 6): one path per lead (spam and fallback touches included),
@@ -29,7 +29,9 @@ transitions AS (
     FROM steps WHERE touch_index = n_touches AND won_share < 1
 ),
 chain AS (
-    SELECT from_state, to_state, SUM(weight) AS weight
+    -- An exact (decimal) sum: the same weights in any order give the same bits, so the
+    -- removal effects are identical on every run.
+    SELECT from_state, to_state, CAST(SUM(CAST(weight AS DECIMAL(38, 18))) AS DOUBLE) AS weight
     FROM transitions
     GROUP BY from_state, to_state
 ),

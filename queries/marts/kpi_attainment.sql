@@ -1,46 +1,58 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
---   Per month and metric (SPEC section 7): the target from config/targets.yaml (a month's own
---   target, else the monthly one), the actual, and actual / target. Month totals are the same
---   under every attribution model (each lead spreads exactly 1); they are read from linear.
+--   Per month and metric (SPEC sections 7 and 8): the target from config/targets.yaml (a
+--   month's own target, else the monthly one), the actual, attainment = actual / target, which
+--   way is better (`lower` for cpl, cost_per_mql, cost_per_sql, cost_per_opportunity, cac and
+--   spam_rate; `higher` otherwise) and on_target (actual >= target when higher is better,
+--   actual <= target when lower is). Month totals are the same under every attribution model
+--   (each lead spreads exactly 1); they are read from linear.
 -- tests:
---   - not_null: [month, metric, kind, target]
+--   - not_null: [month, metric, kind, better, target]
 --   - unique: [month, metric]
+--   - accepted_values: {column: better, values: [higher, lower]}
 WITH monthly AS (
     SELECT month,
-           SUM(spend) AS spend, SUM(leads) AS leads, SUM(mqls) AS mqls, SUM(sqls) AS sqls,
-           SUM(opportunities) AS opportunities, SUM(won_deals) AS won_deals,
-           SUM(pipeline) AS pipeline, SUM(revenue) AS revenue
+           CAST(SUM(CAST(spend AS DECIMAL(38, 12))) AS DOUBLE) AS spend, CAST(SUM(CAST(leads AS DECIMAL(38, 12))) AS DOUBLE) AS leads, CAST(SUM(CAST(spam_leads AS DECIMAL(38, 12))) AS DOUBLE) AS spam_leads,
+           CAST(SUM(CAST(mqls AS DECIMAL(38, 12))) AS DOUBLE) AS mqls, CAST(SUM(CAST(sqls AS DECIMAL(38, 12))) AS DOUBLE) AS sqls,
+           CAST(SUM(CAST(opportunities AS DECIMAL(38, 12))) AS DOUBLE) AS opportunities, CAST(SUM(CAST(won_deals AS DECIMAL(38, 12))) AS DOUBLE) AS won_deals,
+           CAST(SUM(CAST(pipeline AS DECIMAL(38, 12))) AS DOUBLE) AS pipeline, CAST(SUM(CAST(revenue AS DECIMAL(38, 12))) AS DOUBLE) AS revenue
     FROM pipeline_metrics
     WHERE attribution_model = 'linear'
     GROUP BY month
 ),
 actuals AS (
     SELECT month, 'revenue' AS metric, revenue AS actual FROM monthly
-    UNION ALL SELECT month, 'won_deals', won_deals FROM monthly
-    UNION ALL SELECT month, 'pipeline', pipeline FROM monthly
-    UNION ALL SELECT month, 'opportunities', opportunities FROM monthly
-    UNION ALL SELECT month, 'sqls', sqls FROM monthly
-    UNION ALL SELECT month, 'mqls', mqls FROM monthly
-    UNION ALL SELECT month, 'leads', leads FROM monthly
-    UNION ALL SELECT month, 'spend', spend FROM monthly
-    UNION ALL SELECT month, 'cpl', spend / NULLIF(leads, 0) FROM monthly
-    UNION ALL SELECT month, 'cost_per_sql', spend / NULLIF(sqls, 0) FROM monthly
-    UNION ALL SELECT month, 'cac', spend / NULLIF(won_deals, 0) FROM monthly
-    UNION ALL SELECT month, 'roas', revenue / NULLIF(spend, 0) FROM monthly
-    UNION ALL SELECT month, 'roi', (revenue - spend) / NULLIF(spend, 0) FROM monthly
-    UNION ALL SELECT month, 'lead_to_sql_rate', sqls / NULLIF(leads, 0) FROM monthly
-    UNION ALL SELECT month, 'win_rate', won_deals / NULLIF(opportunities, 0) FROM monthly
+    UNION ALL SELECT month, 'won_deals' AS metric, won_deals AS actual FROM monthly
+    UNION ALL SELECT month, 'pipeline' AS metric, pipeline AS actual FROM monthly
+    UNION ALL SELECT month, 'opportunities' AS metric, opportunities AS actual FROM monthly
+    UNION ALL SELECT month, 'sqls' AS metric, sqls AS actual FROM monthly
+    UNION ALL SELECT month, 'mqls' AS metric, mqls AS actual FROM monthly
+    UNION ALL SELECT month, 'leads' AS metric, leads AS actual FROM monthly
+    UNION ALL SELECT month, 'spend' AS metric, spend AS actual FROM monthly
+    UNION ALL SELECT month, 'cpl' AS metric, spend / NULLIF(leads, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'cost_per_mql' AS metric, spend / NULLIF(mqls, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'cost_per_sql' AS metric, spend / NULLIF(sqls, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'cost_per_opportunity' AS metric, spend / NULLIF(opportunities, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'cac' AS metric, spend / NULLIF(won_deals, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'spam_rate' AS metric, spam_leads / NULLIF(leads, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'roas' AS metric, revenue / NULLIF(spend, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'roi' AS metric, (revenue - spend) / NULLIF(spend, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'lead_to_sql_rate' AS metric, sqls / NULLIF(leads, 0) AS actual FROM monthly
+    UNION ALL SELECT month, 'win_rate' AS metric, won_deals / NULLIF(opportunities, 0) AS actual FROM monthly
+),
+targeted AS (
+    SELECT a.month, a.metric, m.kind, m.better,
+           COALESCE(own.target, every.target) AS target,
+           a.actual
+    FROM actuals a
+    JOIN cfg_metrics m ON m.metric = a.metric
+    LEFT JOIN cfg_targets own ON own.metric = a.metric AND own.month = a.month
+    LEFT JOIN cfg_targets every ON every.metric = a.metric AND every.month IS NULL
 )
 SELECT
-    a.month,
-    a.metric,
-    CASE WHEN a.metric IN ('revenue', 'won_deals') THEN 'KGI' ELSE 'KPI' END AS kind,
-    COALESCE(own.target, every.target) AS target,
-    a.actual,
-    a.actual / NULLIF(COALESCE(own.target, every.target), 0) AS attainment
-FROM actuals a
-LEFT JOIN cfg_targets own ON own.metric = a.metric AND own.month = a.month
-LEFT JOIN cfg_targets every ON every.metric = a.metric AND every.month IS NULL
-WHERE COALESCE(own.target, every.target) IS NOT NULL
+    month, metric, kind, better, target, actual,
+    actual / NULLIF(target, 0) AS attainment,
+    CASE WHEN better = 'lower' THEN actual <= target ELSE actual >= target END AS on_target
+FROM targeted
+WHERE target IS NOT NULL

@@ -3,7 +3,9 @@
 -- description: >
 --   Match coverage per lead month and channel (SPEC section 6): the share of leads, pipeline and
 --   revenue matched to web sessions, and leads by match method. Credited linearly, so a lead
---   counts once across the channels of its journey.
+--   counts once across the channels of its journey. Only leads are counted: lead-less
+--   opportunities (pipeline_metrics' Unattributed rows) have no lead to match and are in
+--   neither the numerators nor the denominators.
 -- tests:
 --   - not_null: [month, channel, leads, matched_leads]
 --   - unique: [month, channel]

@@ -1,28 +1,47 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
---   KPI myopia (SPEC section 7): per attribution model, per channel and per campaign, over every
---   month: rank by CPL (cheapest first) and by ROI (best first), among rows with both; the flag
---   marks the better half by CPL (rank <= floor(n/2)) that is the worse half by ROI
+--   KPI myopia (SPEC sections 7 and 8): per window, attribution model, channel and campaign:
+--   rank by CPL (cheapest first) and by ROI (best first), among rows with both; the flag marks
+--   the better half by CPL (rank <= floor(n/2)) that is the worse half by ROI
 --   (rank > n - floor(n/2)): the cheap leads that bring no money. Ties break by name.
+--   Windows: `all` (every month pooled), each calendar month (`2024-03`), and the named windows
+--   of consecutive months in config/mart.yaml (`myopia_windows`); each is ranked on its own.
 -- tests:
---   - not_null: [attribution_model, level, channel, campaign, myopia_flag]
---   - unique: [attribution_model, level, channel, campaign]
+--   - not_null: ["window", attribution_model, level, channel, campaign, myopia_flag]
+--   - unique: ["window", attribution_model, level, channel, campaign]
 --   - accepted_values: {column: level, values: [channel, campaign]}
-WITH totals AS (
-    SELECT attribution_model, 'channel' AS level, channel, '(all)' AS campaign,
-           SUM(spend) AS spend, SUM(leads) AS leads, SUM(sqls) AS sqls, SUM(won_deals) AS won_deals,
-           SUM(pipeline) AS pipeline, SUM(revenue) AS revenue
-    FROM pipeline_metrics
-    GROUP BY attribution_model, channel
+WITH months AS (
+    SELECT DISTINCT month FROM pipeline_metrics
+),
+windows AS (
+    SELECT 'all' AS "window", month FROM months
     UNION ALL
-    SELECT attribution_model, 'campaign', channel, campaign,
-           SUM(spend), SUM(leads), SUM(sqls), SUM(won_deals), SUM(pipeline), SUM(revenue)
-    FROM pipeline_metrics
-    GROUP BY attribution_model, channel, campaign
+    SELECT TO_CHAR(month, '%Y-%m') AS "window", month FROM months
+    UNION ALL
+    SELECT w.name AS "window", m.month
+    FROM cfg_myopia_windows w
+    JOIN months m ON m.month BETWEEN w.from_month AND w.to_month
+),
+-- Exact (decimal) sums, so ranks and numbers are identical on every run.
+totals AS (
+    SELECT w."window", p.attribution_model, 'channel' AS level, p.channel, '(all)' AS campaign,
+           CAST(SUM(CAST(p.spend AS DECIMAL(38, 12))) AS DOUBLE) AS spend, CAST(SUM(CAST(p.leads AS DECIMAL(38, 12))) AS DOUBLE) AS leads, CAST(SUM(CAST(p.sqls AS DECIMAL(38, 12))) AS DOUBLE) AS sqls,
+           CAST(SUM(CAST(p.won_deals AS DECIMAL(38, 12))) AS DOUBLE) AS won_deals, CAST(SUM(CAST(p.pipeline AS DECIMAL(38, 12))) AS DOUBLE) AS pipeline, CAST(SUM(CAST(p.revenue AS DECIMAL(38, 12))) AS DOUBLE) AS revenue
+    FROM pipeline_metrics p
+    JOIN windows w ON w.month = p.month
+    GROUP BY w."window", p.attribution_model, p.channel
+    UNION ALL
+    SELECT w."window", p.attribution_model, 'campaign' AS level, p.channel, p.campaign,
+           CAST(SUM(CAST(p.spend AS DECIMAL(38, 12))) AS DOUBLE) AS spend, CAST(SUM(CAST(p.leads AS DECIMAL(38, 12))) AS DOUBLE) AS leads, CAST(SUM(CAST(p.sqls AS DECIMAL(38, 12))) AS DOUBLE) AS sqls,
+           CAST(SUM(CAST(p.won_deals AS DECIMAL(38, 12))) AS DOUBLE) AS won_deals, CAST(SUM(CAST(p.pipeline AS DECIMAL(38, 12))) AS DOUBLE) AS pipeline, CAST(SUM(CAST(p.revenue AS DECIMAL(38, 12))) AS DOUBLE) AS revenue
+    FROM pipeline_metrics p
+    JOIN windows w ON w.month = p.month
+    GROUP BY w."window", p.attribution_model, p.channel, p.campaign
 ),
 ratios AS (
-    SELECT *,
+    SELECT "window", attribution_model, level, channel, campaign,
+           spend, leads, sqls, won_deals, pipeline, revenue,
            spend / NULLIF(leads, 0) AS cpl,
            spend / NULLIF(sqls, 0) AS cost_per_sql,
            spend / NULLIF(won_deals, 0) AS cac,
@@ -30,18 +49,18 @@ ratios AS (
     FROM totals
 ),
 ranked AS (
-    SELECT *,
-           COUNT(*) OVER (PARTITION BY attribution_model, level) AS ranked_rows,
-           ROW_NUMBER() OVER (PARTITION BY attribution_model, level ORDER BY cpl ASC, channel, campaign) AS cpl_rank,
-           ROW_NUMBER() OVER (PARTITION BY attribution_model, level ORDER BY roi DESC, channel, campaign) AS roi_rank
+    SELECT "window", attribution_model, level, channel, campaign,
+           COUNT(*) OVER (PARTITION BY "window", attribution_model, level) AS ranked_rows,
+           ROW_NUMBER() OVER (PARTITION BY "window", attribution_model, level ORDER BY cpl ASC, channel, campaign) AS cpl_rank,
+           ROW_NUMBER() OVER (PARTITION BY "window", attribution_model, level ORDER BY roi DESC, channel, campaign) AS roi_rank
     FROM ratios
     WHERE cpl IS NOT NULL AND roi IS NOT NULL
 )
-SELECT r.attribution_model, r.level, r.channel, r.campaign, 'all months' AS window,
+SELECT r."window", r.attribution_model, r.level, r.channel, r.campaign,
        r.spend, r.leads, r.sqls, r.won_deals, r.pipeline, r.revenue, r.cpl, r.cost_per_sql, r.cac, r.roi,
        k.cpl_rank, k.roi_rank, k.ranked_rows,
        COALESCE(k.cpl_rank <= FLOOR(k.ranked_rows / 2.0) AND k.roi_rank > k.ranked_rows - FLOOR(k.ranked_rows / 2.0), FALSE) AS myopia_flag
 FROM ratios r
 LEFT JOIN ranked k
-  ON k.attribution_model = r.attribution_model AND k.level = r.level
+  ON k."window" = r."window" AND k.attribution_model = r.attribution_model AND k.level = r.level
  AND k.channel = r.channel AND k.campaign = r.campaign

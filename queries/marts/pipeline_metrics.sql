@@ -17,10 +17,16 @@ WITH attribution_models AS (
     FROM (VALUES ('first_touch'), ('last_touch'), ('linear'), ('time_decay'), ('position_based'), ('w_shaped'), ('data_driven')) AS m
 ),
 credited AS (
+    -- Exact (decimal) sums: the same credits in any order give the same bits on every run.
     SELECT month, channel, campaign, attribution_model,
-           SUM(leads) AS leads, SUM(spam_leads) AS spam_leads, SUM(mqls) AS mqls, SUM(sqls) AS sqls,
-           SUM(opportunities) AS opportunities, SUM(won_deals) AS won_deals,
-           SUM(pipeline) AS pipeline, SUM(revenue) AS revenue
+           CAST(SUM(CAST(leads AS DECIMAL(38, 12))) AS DOUBLE) AS leads,
+           CAST(SUM(CAST(spam_leads AS DECIMAL(38, 12))) AS DOUBLE) AS spam_leads,
+           CAST(SUM(CAST(mqls AS DECIMAL(38, 12))) AS DOUBLE) AS mqls,
+           CAST(SUM(CAST(sqls AS DECIMAL(38, 12))) AS DOUBLE) AS sqls,
+           CAST(SUM(CAST(opportunities AS DECIMAL(38, 12))) AS DOUBLE) AS opportunities,
+           CAST(SUM(CAST(won_deals AS DECIMAL(38, 12))) AS DOUBLE) AS won_deals,
+           CAST(SUM(CAST(pipeline AS DECIMAL(38, 12))) AS DOUBLE) AS pipeline,
+           CAST(SUM(CAST(revenue AS DECIMAL(38, 12))) AS DOUBLE) AS revenue
     FROM attribution_touchpoints
     WHERE credit <> 0
     GROUP BY month, channel, campaign, attribution_model
@@ -31,7 +37,7 @@ sessions AS (
     GROUP BY session_month, channel, campaign
 ),
 spend AS (
-    SELECT spend_month AS month, channel, campaign, SUM(spend) AS spend
+    SELECT spend_month AS month, channel, campaign, CAST(SUM(CAST(spend AS DECIMAL(38, 12))) AS DOUBLE) AS spend
     FROM stg_spend
     GROUP BY spend_month, channel, campaign
 ),
@@ -39,8 +45,8 @@ leadless_opportunities AS (
     SELECT o.created_month AS month, 'Unattributed' AS channel, '(not set)' AS campaign,
            CAST(COUNT(*) AS DOUBLE) AS opportunities,
            SUM(CASE WHEN o.is_won THEN 1.0 ELSE 0.0 END) AS won_deals,
-           SUM(o.pipeline_amount) AS pipeline,
-           SUM(o.won_amount) AS revenue
+           CAST(SUM(CAST(o.pipeline_amount AS DECIMAL(38, 12))) AS DOUBLE) AS pipeline,
+           CAST(SUM(CAST(o.won_amount AS DECIMAL(38, 12))) AS DOUBLE) AS revenue
     FROM stg_opportunities o
     WHERE NOT EXISTS (SELECT 1 FROM stg_leads l WHERE l.opportunity_id = o.opportunity_id)
     GROUP BY o.created_month

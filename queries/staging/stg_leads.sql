@@ -1,11 +1,12 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
 --   Latest version of every lead (Salesforce Lead, HubSpot contact), with its funnel (SPEC
 --   section 5): spam by configured status; MQL and SQL from their date fields or status rules;
 --   the opportunity it converted to (Salesforce ConvertedOpportunityId, or of a HubSpot
---   contact's associated deals the earliest created, then lowest id), only when that opportunity
---   is in the extracts; k leads sharing one opportunity carry 1/k each.
+--   contact's associated deals the earliest created, then the lowest id compared as a number),
+--   only when that opportunity is in the extracts; k leads sharing one opportunity carry 1/k
+--   each. Months are local calendar months in the reporting time zone.
 -- tests:
 --   - not_null: [lead_id, created_at, lead_month, is_spam, is_mql, is_sql, opportunity_share, won_share, pipeline, revenue]
 --   - unique: [lead_id]
@@ -36,7 +37,10 @@ hubspot_choice AS (
         SELECT
             h.lead_id,
             o.opportunity_id,
-            ROW_NUMBER() OVER (PARTITION BY h.lead_id ORDER BY o.created_at, o.opportunity_id) AS pick
+            ROW_NUMBER() OVER (
+                PARTITION BY h.lead_id
+                ORDER BY o.created_at, TRY_CAST(o.opportunity_id AS DECIMAL(38, 0)) NULLS LAST, o.opportunity_id
+            ) AS pick
         FROM hubspot_deals h
         JOIN stg_opportunities o ON o.opportunity_id = h.deal_id
     ) ranked
@@ -60,7 +64,9 @@ SELECT
     r.lead_id,
     r.crm,
     r.created_at,
-    CAST(DATE_TRUNC('month', r.created_at) AS DATE) AS lead_month,
+    r.last_modified_at,
+    r.sql_at,
+    local_month(r.created_at, (SELECT reporting_timezone FROM cfg_settings)) AS lead_month,
     r.email_sha256,
     r.ga_client_id,
     NULLIF(TRIM(r.gclid), '') AS gclid,

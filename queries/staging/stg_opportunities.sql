@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
 --   Latest version of every opportunity (Salesforce Opportunity, HubSpot deal): greatest
@@ -20,7 +20,7 @@ SELECT
     opportunity_id,
     crm,
     created_at,
-    CAST(DATE_TRUNC('month', created_at) AS DATE) AS created_month,
+    local_month(created_at, (SELECT reporting_timezone FROM cfg_settings)) AS created_month,
     close_date,
     stage,
     is_closed,

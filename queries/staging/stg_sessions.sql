@@ -1,10 +1,11 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
 --   One row per GA session (user_pseudo_id, ga_session_id): its start and its traffic source by
 --   the first rule that applies (SPEC section 3): gclid, then the earliest manual/UTM source,
 --   then the earliest external referrer, else (direct) / (none). Channel by the rules in
---   config/channel_rules.yaml.
+--   config/channel_rules.yaml. Months are local calendar months of the reporting time zone;
+--   gclid is the session's click id (the smallest, should it carry several).
 -- tests:
 --   - not_null: [user_pseudo_id, ga_session_id, session_start, session_month, source, medium, campaign, channel]
 --   - unique: [user_pseudo_id, ga_session_id]
@@ -23,7 +24,7 @@ sessions AS (
         user_pseudo_id,
         ga_session_id,
         MIN(event_at) AS session_start,
-        BOOL_OR(gclid IS NOT NULL) AS has_gclid
+        MIN(gclid) AS gclid
     FROM stg_ga_events
     GROUP BY user_pseudo_id, ga_session_id
 ),
@@ -50,7 +51,7 @@ tagged AS (
     GROUP BY user_pseudo_id, ga_session_id
 ),
 per_session AS (
-    SELECT s.user_pseudo_id, s.ga_session_id, s.session_start, s.has_gclid,
+    SELECT s.user_pseudo_id, s.ga_session_id, s.session_start, s.gclid, s.gclid IS NOT NULL AS has_gclid,
            t.gclid_campaign, t.tagged_source, t.tagged_medium, t.tagged_campaign, t.referrer_host
     FROM sessions s
     LEFT JOIN tagged t ON t.user_pseudo_id = s.user_pseudo_id AND t.ga_session_id = s.ga_session_id
@@ -60,6 +61,7 @@ sourced AS (
         user_pseudo_id,
         ga_session_id,
         session_start,
+        gclid,
         CASE
             WHEN has_gclid THEN 'google'
             WHEN tagged_source IS NOT NULL THEN tagged_source
@@ -83,7 +85,8 @@ SELECT
     user_pseudo_id,
     ga_session_id,
     session_start,
-    CAST(DATE_TRUNC('month', session_start) AS DATE) AS session_month,
+    local_month(session_start, (SELECT reporting_timezone FROM cfg_settings)) AS session_month,
+    gclid,
     source,
     medium,
     campaign,

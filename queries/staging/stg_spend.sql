@@ -33,7 +33,7 @@ SELECT
     m.spend_month,
     m.channel,
     CASE WHEN t.campaign IS NULL THEN '(not set)' ELSE m.campaign END AS campaign,
-    SUM(m.cost) AS spend
+    CAST(SUM(CAST(m.cost AS DECIMAL(38, 12))) AS DOUBLE) AS spend
 FROM mapped m
 LEFT JOIN touched_campaigns t ON t.channel = m.channel AND t.campaign = m.campaign
 GROUP BY 1, 2, 3

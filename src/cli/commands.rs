@@ -70,7 +70,30 @@ pub async fn load(ctx: &Context) -> Result<i32> {
     Ok(report_load(ctx, &report))
 }
 
+/// Where `demo` works: the project folder when it has `config/`; otherwise a new demo project
+/// (`./clearsight-demo/`, or the `--project` folder), which must not exist or be empty.
+fn demo_project(global: &GlobalArgs) -> Result<Option<GlobalArgs>> {
+    if global.project.join("config").is_dir() {
+        return Ok(None);
+    }
+    let dir = if global.project == std::path::Path::new(".") {
+        std::path::PathBuf::from("clearsight-demo")
+    } else {
+        global.project.clone()
+    };
+    super::init::init(&dir)?;
+    if !global.quiet {
+        eprintln!("no config/ here: created the demo project {}", dir.display());
+    }
+    Ok(Some(GlobalArgs {
+        project: dir,
+        ..global.clone()
+    }))
+}
+
 pub async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<i32> {
+    let created = demo_project(global)?;
+    let global = created.as_ref().unwrap_or(global);
     let out = global.project.join(&args.out);
     let options = DemoOptions {
         seed: args.seed,
@@ -105,12 +128,29 @@ pub async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<i32> {
     if code != exit::OK {
         return Ok(code);
     }
-    headline(&ctx).await?;
+    headline(&ctx, &args.window).await?;
+    if created.is_some() {
+        let html = global.project.join("report.html");
+        let report_args = ReportArgs {
+            html: html.clone(),
+            model: "data_driven".into(),
+            window: args.window.clone(),
+        };
+        report(&ctx, &report_args).await?;
+        println!(
+            "\nThe demo project is {}; its report is {}. Next: cd {} && clearsight --help",
+            global.project.display(),
+            html.display(),
+            global.project.display()
+        );
+    }
     Ok(exit::OK)
 }
 
-/// The myopia rows of one level (`channel` or `campaign`) with spend, data-driven model.
-fn myopia_sql(level: &str) -> String {
+/// The myopia rows of one level (`channel` or `campaign`) with spend, data-driven model, in
+/// one window.
+fn myopia_sql(level: &str, window: &str) -> String {
+    let window = window.replace('\'', "''");
     let campaign = if level == "campaign" { "campaign," } else { "" };
     format!(
         "SELECT channel, {campaign} ROUND(spend, 0) AS spend, ROUND(leads, 1) AS leads, ROUND(cpl, 2) AS cpl,
@@ -118,20 +158,21 @@ fn myopia_sql(level: &str) -> String {
                 ROUND(roi, 2) AS roi, cpl_rank, roi_rank,
                 CASE WHEN myopia_flag THEN '<< cheap leads, no money' ELSE '' END AS myopia
          FROM myopia
-         WHERE attribution_model = 'data_driven' AND level = '{level}' AND spend > 0
+         WHERE \"window\" = '{window}' AND attribution_model = 'data_driven' AND level = '{level}' AND spend > 0
          ORDER BY cpl_rank"
     )
 }
 
 /// The first screen: per channel, CPL next to cost per SQL, CAC and ROI, with the myopia flags;
 /// then the campaigns.
-pub async fn headline(ctx: &Context) -> Result<()> {
+pub async fn headline(ctx: &Context, window: &str) -> Result<()> {
     let session = query_session(ctx).await?;
     let mut flagged = Vec::new();
     for (level, title) in [("channel", "Paid channels"), ("campaign", "Paid campaigns")] {
-        let sql = myopia_sql(level);
+        let sql = myopia_sql(level, window);
         let batches = session.sql(&sql).await?.collect().await?;
-        println!("\n{title}, all months, data-driven attribution (CPL rank 1 = cheapest, ROI rank 1 = best):");
+        let span = if window == "all" { "all months".to_string() } else { format!("window {window}") };
+        println!("\n{title}, {span}, data-driven attribution (CPL rank 1 = cheapest, ROI rank 1 = best):");
         println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
         let rows = crate::report::table(&session, &sql).await?;
         let (myopia, name) = (
@@ -273,6 +314,50 @@ pub async fn query_session(ctx: &Context) -> Result<SessionContext> {
     Ok(session)
 }
 
+/// `clearsight export conversions`: the upload file, to `--out` (written whole) or stdout.
+pub async fn export_conversions(ctx: &Context, args: &super::ConversionArgs) -> Result<i32> {
+    if Published::read(&ctx.warehouse).await?.is_none() {
+        return Err(crate::Error::Usage(
+            "nothing is published yet: run `clearsight build` first".into(),
+        ));
+    }
+    let session = query_session(ctx).await?;
+    if !session.table_exist("conversions")? {
+        return Err(crate::Error::Usage(
+            "the published mart has no `conversions` model: run `clearsight build` with queries/marts/conversions.sql".into(),
+        ));
+    }
+    let mart: crate::run::tables::MartSettings = ctx.project.settings("mart.yaml")?;
+    let options = crate::export::ExportOptions {
+        platform: args.platform,
+        stages: args.stage.clone(),
+        since: args.since,
+        zone: mart.reporting_timezone,
+        currency: ctx.project.sources.reporting_currency.clone(),
+    };
+    let text = crate::export::conversions(&session, &options).await?;
+    let rows = text.lines().count().saturating_sub(match args.platform {
+        crate::export::Platform::GoogleAds => 2,
+        crate::export::Platform::Meta => 1,
+    });
+    match &args.out {
+        Some(path) => {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, &text)?;
+            std::fs::rename(&tmp, path)?;
+            ctx.progress.line(&format!("{rows} conversions written to {}", path.display()));
+        }
+        None => {
+            use std::io::Write;
+            match std::io::stdout().write_all(text.as_bytes()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other?,
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
 pub async fn test(ctx: &Context) -> Result<i32> {
     let session = query_session(ctx).await?;
     let models = crate::run::model::discover(&ctx.project.queries_dir())?;
@@ -353,12 +438,17 @@ pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
         return Ok(exit::OK);
     }
     let session = query_session(ctx).await?;
-    let batches = session
+    let df = session
         .sql(args.sql.as_deref().unwrap_or_default())
         .await
-        .map_err(|e| crate::Error::Query(e.to_string()))?
-        .collect()
-        .await?;
+        .map_err(|e| crate::Error::Query(e.to_string()))?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let mut batches = df.collect().await?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if batches.is_empty() {
+        // An empty result still has its columns: print the header.
+        batches.push(arrow::array::RecordBatch::new_empty(schema));
+    }
     let mut out = Vec::new();
     match args.format {
         OutputFormat::Table => {
@@ -366,6 +456,9 @@ pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
                 .to_string()
                 .into_bytes();
             out.push(b'\n');
+            if rows == 0 {
+                out.extend_from_slice(b"(0 rows)\n");
+            }
         }
         OutputFormat::Csv => {
             let mut w = arrow::csv::WriterBuilder::new()
@@ -383,7 +476,11 @@ pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
         }
     }
     use std::io::Write;
-    std::io::stdout().write_all(&out)?;
+    match std::io::stdout().write_all(&out) {
+        // `clearsight query ... | head -1`: the reader had enough; not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
     Ok(exit::OK)
 }
 
@@ -394,7 +491,7 @@ pub async fn report(ctx: &Context, args: &ReportArgs) -> Result<i32> {
         ));
     };
     let session = query_session(ctx).await?;
-    let data = crate::report::gather(&session, &args.model, &published.run_id).await?;
+    let data = crate::report::gather(&session, &args.model, &args.window, &published.run_id).await?;
     let page = crate::report::render(&data);
     let tmp = args.html.with_extension("html.tmp");
     std::fs::write(&tmp, page)?;

@@ -39,7 +39,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Project folder: holds config/, queries/ and (by default) the warehouse.
     #[arg(
@@ -97,6 +97,9 @@ pub enum Command {
     },
     /// Generate demo extracts (GA4, Salesforce, HubSpot, ad platforms) and build the mart from them.
     Demo(DemoArgs),
+    /// Write files for other systems from the published mart.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Start a Ballista scheduler with Clearsight's functions (for `--engine ballista`).
     #[cfg(feature = "ballista")]
     Scheduler(cluster::SchedulerArgs),
@@ -152,6 +155,38 @@ pub struct ReportArgs {
     #[arg(long, env = "CLEARSIGHT_MODEL", default_value = "data_driven",
           value_parser = crate::ATTRIBUTION_MODELS)]
     pub model: String,
+    /// Myopia window of the channel table: `all`, a month (`2024-03`) or a named window of
+    /// config/mart.yaml.
+    #[arg(long, env = "CLEARSIGHT_WINDOW", default_value = "all")]
+    pub window: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The CRM's SQLs, opportunities and won deals as Google Ads' or Meta's offline-conversion
+    /// upload file (SPEC section 9), valued by pipeline and revenue.
+    Conversions(ConversionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConversionArgs {
+    /// Whose upload format: google_ads (click ids) or meta (hashed emails).
+    #[arg(long, env = "CLEARSIGHT_EXPORT_PLATFORM", value_enum)]
+    pub platform: crate::export::Platform,
+    /// Stages to export, comma-separated.
+    #[arg(long, env = "CLEARSIGHT_EXPORT_STAGE", value_enum, value_delimiter = ',',
+          default_value = "sql,opportunity,won")]
+    pub stage: Vec<crate::export::Stage>,
+    /// Only conversions at or after this day (YYYY-MM-DD, in the reporting time zone).
+    #[arg(long, env = "CLEARSIGHT_EXPORT_SINCE", value_parser = parse_day)]
+    pub since: Option<chrono::NaiveDate>,
+    /// The file to write (default: standard output).
+    #[arg(long, env = "CLEARSIGHT_EXPORT_OUT")]
+    pub out: Option<PathBuf>,
+}
+
+fn parse_day(s: &str) -> std::result::Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a day (YYYY-MM-DD)"))
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +203,9 @@ pub struct DemoArgs {
     /// Only write the extracts; do not load or build.
     #[arg(long, env = "CLEARSIGHT_DEMO_GENERATE_ONLY")]
     pub generate_only: bool,
+    /// Myopia window of the headline: `all`, a month (`2024-03`) or a named window.
+    #[arg(long, env = "CLEARSIGHT_WINDOW", default_value = "all")]
+    pub window: String,
 }
 
 /// Validated, high-level settings shared by the subcommands.
@@ -273,6 +311,9 @@ async fn run_command(cli: Cli) -> Result<i32> {
             commands::load(&ctx).await
         }
         Command::Demo(args) => commands::demo(&cli.global, args).await,
+        Command::Export(ExportCommand::Conversions(args)) => {
+            commands::export_conversions(&Context::from_args(&cli.global)?, args).await
+        }
         Command::Report(args) => commands::report(&Context::from_args(&cli.global)?, args).await,
         Command::Init { dir } => {
             let written = init::init(dir)?;

@@ -193,7 +193,7 @@ pub fn page(d: &ReportData) -> String {
     };
     format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Clearsight: channels by pipeline and revenue</title><style>{STYLE}</style></head><body>
-<h1>Channels by pipeline and revenue</h1><p class="sub">Attribution model <b id="model">{model}</b> · run <code>{run}</code> · every month</p>
+<h1>Channels by pipeline and revenue</h1><p class="sub">Attribution model <b id="model">{model}</b> · run <code>{run}</code> · myopia window <b id="window">{window}</b></p>
 <p id="headline">{headline}</p>
 <section><h2>Channels</h2>{channels}</section>
 <section class="charts"><div><h2>CPL rank vs ROI rank</h2>{ranks}</div><div><h2>Funnel per channel</h2>{funnel_svg}</div></section>
@@ -206,6 +206,7 @@ pub fn page(d: &ReportData) -> String {
 "#,
         model = escape(&d.model),
         run = escape(&d.run_id),
+        window = escape(&d.window),
         channels = html_table("channels", c),
         ranks = svg::rank_chart(&points),
         funnel_svg = svg::funnel_chart(&funnel),

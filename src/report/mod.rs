@@ -91,6 +91,8 @@ pub async fn table(ctx: &SessionContext, sql: &str) -> Result<Table> {
 /// Everything the report shows.
 pub struct ReportData {
     pub model: String,
+    /// The myopia window of the channel table (`all`, `2024-03`, a named window).
+    pub window: String,
     pub run_id: String,
     pub channels: Table,
     pub funnel: Table,
@@ -101,14 +103,21 @@ pub struct ReportData {
 }
 
 /// Reads the report's data from the published marts, for one attribution model.
-pub async fn gather(ctx: &SessionContext, model: &str, run_id: &str) -> Result<ReportData> {
+pub async fn gather(
+    ctx: &SessionContext,
+    model: &str,
+    window: &str,
+    run_id: &str,
+) -> Result<ReportData> {
+    let w = window.replace('\'', "''");
     let m = model.replace('\'', "''");
     Ok(ReportData {
         model: model.to_string(),
+        window: window.to_string(),
         run_id: run_id.to_string(),
         channels: table(ctx, &format!(
             "SELECT channel, spend, leads, sqls, cpl, cost_per_sql, cac, revenue, roi, cpl_rank, roi_rank, myopia_flag
-             FROM myopia WHERE attribution_model = '{m}' AND level = 'channel' ORDER BY revenue DESC, channel")).await?,
+             FROM myopia WHERE \"window\" = '{w}' AND attribution_model = '{m}' AND level = 'channel' ORDER BY revenue DESC, channel")).await?,
         funnel: table(ctx, &format!(
             "SELECT channel, SUM(leads) AS leads, SUM(mqls) AS mqls, SUM(sqls) AS sqls, SUM(opportunities) AS opportunities, SUM(won_deals) AS won_deals
              FROM pipeline_metrics WHERE attribution_model = '{m}' GROUP BY channel HAVING SUM(leads) > 0 ORDER BY leads DESC, channel")).await?,

@@ -40,7 +40,64 @@ pub struct MartSettings {
     pub campaign_channel_overrides: Vec<CampaignOverride>,
     #[serde(default)]
     pub lead_source_channels: BTreeMap<String, String>,
+    /// Named windows of consecutive months for `myopia` (SPEC section 8).
+    #[serde(default)]
+    pub myopia_windows: Vec<MyopiaWindow>,
+    /// The ad platforms' conversion name of each stage (SPEC section 9).
+    #[serde(default)]
+    pub conversion_names: ConversionNames,
 }
+
+/// `conversion_names:` in `config/mart.yaml`, with SPEC section 9's defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversionNames {
+    pub sql: String,
+    pub opportunity: String,
+    pub won: String,
+}
+
+impl Default for ConversionNames {
+    fn default() -> Self {
+        ConversionNames {
+            sql: "CRM SQL".into(),
+            opportunity: "CRM Opportunity".into(),
+            won: "CRM Closed Won".into(),
+        }
+    }
+}
+
+/// `{name: H1-2024, from: 2024-01, to: 2024-06}`: both months included.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MyopiaWindow {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// Every targetable metric of `kpi_attainment`: name, KGI or KPI, and which way is better
+/// (SPEC section 8: cost metrics and `spam_rate` are lower-is-better).
+pub const METRICS: [(&str, &str, &str); 18] = [
+    ("revenue", "KGI", "higher"),
+    ("won_deals", "KGI", "higher"),
+    ("pipeline", "KPI", "higher"),
+    ("opportunities", "KPI", "higher"),
+    ("sqls", "KPI", "higher"),
+    ("mqls", "KPI", "higher"),
+    ("leads", "KPI", "higher"),
+    ("spend", "KPI", "higher"),
+    ("cpl", "KPI", "lower"),
+    ("cost_per_mql", "KPI", "lower"),
+    ("cost_per_sql", "KPI", "lower"),
+    ("cost_per_opportunity", "KPI", "lower"),
+    ("cac", "KPI", "lower"),
+    ("spam_rate", "KPI", "lower"),
+    ("roas", "KPI", "higher"),
+    ("roi", "KPI", "higher"),
+    ("lead_to_sql_rate", "KPI", "higher"),
+    ("win_rate", "KPI", "higher"),
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +153,18 @@ fn mem_table(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     )?)
 }
 
+/// Own hosts as referrer hosts are compared: lower-cased, without a leading `www.` (SPEC 8),
+/// so `www.example.com` in config matches a referrer from `example.com` or `www.example.com`.
+fn own_hosts(hosts: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = lower(hosts)
+        .into_iter()
+        .map(|h| h.strip_prefix("www.").map(str::to_string).unwrap_or(h))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn lower(v: &[String]) -> Vec<String> {
     v.iter().map(|s| s.trim().to_lowercase()).collect()
 }
@@ -109,6 +178,9 @@ pub async fn register_settings(
     warehouse: &Warehouse,
 ) -> Result<BTreeSet<String>> {
     let m: MartSettings = project.settings("mart.yaml")?;
+    crate::udf::time::zone(&m.reporting_timezone).map_err(|e| {
+        Error::config("config/mart.yaml", format!("reporting_timezone: {e}"))
+    })?;
     let t: Targets = project.settings("targets.yaml")?;
     let mut tables: Vec<(&str, RecordBatch)> = vec![
         (
@@ -130,7 +202,7 @@ pub async fn register_settings(
         ),
         (
             "cfg_own_hosts",
-            mem_table(vec![("host", text(lower(&m.own_hosts)))])?,
+            mem_table(vec![("host", text(own_hosts(&m.own_hosts)))])?,
         ),
         (
             "cfg_spam_statuses",
@@ -211,37 +283,15 @@ pub async fn register_settings(
             ),
         ])?,
     ));
-    let mut rows: Vec<(String, Option<i32>, f64)> = Vec::new();
-    for target in &t.targets {
-        if let Some(v) = target.monthly {
-            rows.push((target.metric.clone(), None, v));
-        }
-        for (month, v) in &target.months {
-            let d = values::date(&format!("{month}-01")).map_err(|e| {
-                Error::config(
-                    "config/targets.yaml",
-                    format!("{}: month {month:?}: {e}", target.metric),
-                )
-            })?;
-            rows.push((target.metric.clone(), Some(values::date32(d)), *v));
-        }
-    }
+    tables.push(("cfg_targets", target_table(&t)?));
+    tables.push(("cfg_metrics", metric_table()?));
+    tables.push(("cfg_myopia_windows", window_table(&m.myopia_windows)?));
+    let names = &m.conversion_names;
     tables.push((
-        "cfg_targets",
+        "cfg_conversion_names",
         mem_table(vec![
-            ("metric", text(rows.iter().map(|r| r.0.clone()).collect())),
-            (
-                "month",
-                Arc::new(Date32Array::from(
-                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-                )),
-            ),
-            (
-                "target",
-                Arc::new(Float64Array::from(
-                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-                )),
-            ),
+            ("stage", text(vec!["sql".into(), "opportunity".into(), "won".into()])),
+            ("conversion_name", text(vec![names.sql.clone(), names.opportunity.clone(), names.won.clone()])),
         ])?,
     ));
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
@@ -273,6 +323,73 @@ pub async fn register_settings(
         names.insert(name.to_string());
     }
     Ok(names)
+}
+
+/// A `YYYY-MM` month of a settings file as its first day.
+fn month_date(file: &str, what: &str, month: &str) -> Result<i32> {
+    values::date(&format!("{month}-01"))
+        .map(values::date32)
+        .map_err(|_| Error::config(file, format!("{what}: {month:?} is not a month (YYYY-MM)")))
+}
+
+/// `cfg_targets`: metric, month (NULL for every month), target. An unknown metric is a
+/// configuration error, not a target that silently matches nothing.
+fn target_table(t: &Targets) -> Result<RecordBatch> {
+    let file = "config/targets.yaml";
+    let mut rows: Vec<(String, Option<i32>, f64)> = Vec::new();
+    for target in &t.targets {
+        if !METRICS.iter().any(|m| m.0 == target.metric) {
+            let known: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
+            return Err(Error::config(
+                file,
+                format!("unknown metric {:?} (known: {})", target.metric, known.join(", ")),
+            ));
+        }
+        if let Some(v) = target.monthly {
+            rows.push((target.metric.clone(), None, v));
+        }
+        for (month, v) in &target.months {
+            let d = month_date(file, &target.metric, month)?;
+            rows.push((target.metric.clone(), Some(d), *v));
+        }
+    }
+    mem_table(vec![
+        ("metric", text(rows.iter().map(|r| r.0.clone()).collect())),
+        ("month", Arc::new(Date32Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()))),
+        ("target", Arc::new(Float64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()))),
+    ])
+}
+
+/// `cfg_metrics`: every targetable metric, its kind and which way is better.
+fn metric_table() -> Result<RecordBatch> {
+    let column = |i: usize| text(METRICS.iter().map(|m| [m.0, m.1, m.2][i].to_string()).collect());
+    mem_table(vec![("metric", column(0)), ("kind", column(1)), ("better", column(2))])
+}
+
+/// `cfg_myopia_windows`: name, from_month, to_month (first days, both included).
+fn window_table(windows: &[MyopiaWindow]) -> Result<RecordBatch> {
+    let file = "config/mart.yaml";
+    let mut rows = Vec::new();
+    for w in windows {
+        let what = format!("myopia_windows {:?}", w.name);
+        let (from, to) = (month_date(file, &what, &w.from)?, month_date(file, &what, &w.to)?);
+        if from > to {
+            return Err(Error::config(file, format!("{what}: from {} is after to {}", w.from, w.to)));
+        }
+        let reserved = w.name == "all" || month_date(file, &what, &w.name).is_ok();
+        if reserved || w.name.trim().is_empty() {
+            return Err(Error::config(
+                file,
+                format!("{what}: the name must not be empty, `all` or a month (those windows exist already)"),
+            ));
+        }
+        rows.push((w.name.clone(), from, to));
+    }
+    mem_table(vec![
+        ("name", text(rows.iter().map(|r| r.0.clone()).collect())),
+        ("from_month", Arc::new(Date32Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()))),
+        ("to_month", Arc::new(Date32Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()))),
+    ])
 }
 
 /// Registers a folder of Parquet files (possibly hive-partitioned) as a table. `schema` fixes

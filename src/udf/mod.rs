@@ -3,6 +3,7 @@
 
 pub mod channel;
 pub mod markov;
+pub mod time;
 pub mod url;
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub fn functions(rules: Arc<ChannelRules>) -> Vec<Arc<ScalarUDF>> {
             rules,
         ))),
         Arc::new(ScalarUDF::from(markov::MarkovRemovalEffects::default())),
+        Arc::new(ScalarUDF::from(time::TimeUdf::new(time::TimeFunction::Month))),
+        Arc::new(ScalarUDF::from(time::TimeUdf::new(time::TimeFunction::Midnight))),
     ]
 }
 
