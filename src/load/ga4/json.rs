@@ -16,6 +16,9 @@ const CHUNK_LINES: usize = 16_384;
 /// Decompressed bytes read at a time from a gzip export.
 const BLOCK: usize = 16 << 20;
 
+/// Compressed files up to this size are decompressed whole (a few times this in memory).
+const SMALL_GZIP: usize = 2 << 20;
+
 /// (start, end, line number) of one record in a buffer.
 type Span = (usize, usize, u64);
 
@@ -194,7 +197,13 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 pub fn parse_json(file: &str, bytes: Bytes) -> Result<Parsed, String> {
     let mut records = Records::new(file);
     if text::is_gzip(&bytes) {
-        feed_stream(&mut records, text::reader(bytes))?;
+        if bytes.len() <= SMALL_GZIP {
+            // A small day: decompressed whole, like a plain file.
+            let plain = text::decompress(bytes)?;
+            feed_plain(&mut records, &plain)?;
+        } else {
+            feed_stream(&mut records, text::reader(bytes))?;
+        }
     } else if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         let utf8 = text::decode(&bytes, None);
         feed_plain(&mut records, utf8.as_bytes())?;
