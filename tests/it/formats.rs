@@ -164,14 +164,24 @@ async fn ga4_json_lines_array_and_gzip_give_the_same_events() {
 #[tokio::test]
 async fn ga4_gzip_of_many_blocks_keeps_line_numbers() {
     // More than one 16 MiB block decompressed: every line still carries its own number.
+    // Random-looking user ids keep the gzip large (over the 2 MiB read whole), so it streams.
     let mut text = String::new();
     let n = 70_000u64;
-    for i in 0..n {
-        text.push_str(&EVENT_1.replace("\"u1\"", &format!("\"user-{i:0>200}\"")));
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..n {
+        let id: String = (0..25)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                format!("{:08x}", state >> 32)
+            })
+            .collect();
+        text.push_str(&EVENT_1.replace("\"u1\"", &format!("\"{id}\"")));
         text.push('\n');
     }
     assert!(text.len() > 16 << 20);
-    let p = parse(SourceKind::Ga4Json, gzip(text.as_bytes()));
+    let compressed = gzip(text.as_bytes());
+    assert!(compressed.len() > 2 << 20, "{}", compressed.len());
+    let p = parse(SourceKind::Ga4Json, compressed);
     assert_eq!((p.rows_read, p.rows() as u64, p.rejections.len()), (n, n, 0));
     let got = query(&p, "SELECT MIN(source_line), MAX(source_line), COUNT(DISTINCT source_line) FROM t").await;
     assert_eq!(got[0], ["1", n.to_string().as_str(), n.to_string().as_str()]);
