@@ -1,6 +1,12 @@
-//! Progress lines on stderr for long work; silent with `--quiet`.
+//! Progress of long work on stderr; silent with `--quiet`. On a terminal, `load` and `run` draw
+//! a bar (indicatif) with throughput and an ETA; elsewhere (CI logs, files) one plain line per
+//! file or node, as before.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::load::FileLoad;
 
@@ -9,11 +15,56 @@ pub struct Progress {
     pub quiet: bool,
 }
 
+/// The bar being drawn, with when it started and the bytes counted so far.
+struct Bar {
+    bar: ProgressBar,
+    started: Instant,
+    bytes: u64,
+}
+
+fn bar_slot() -> &'static Mutex<Option<Bar>> {
+    static SLOT: OnceLock<Mutex<Option<Bar>>> = OnceLock::new();
+    SLOT.get_or_init(|| Mutex::new(None))
+}
+
 impl Progress {
+    fn draws_bars(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+
     pub fn line(&self, text: &str) {
-        if !self.quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{text}");
+        if self.quiet {
+            return;
+        }
+        if let Some(b) = bar_slot().lock().expect("progress bar").as_ref() {
+            b.bar.println(text);
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
+
+    /// Moves the bar of `what` to `done` of `total` (a new bar when none is drawn), adding
+    /// `bytes` to its throughput; the bar is cleared when `done == total`.
+    fn advance(&self, what: &str, done: usize, total: usize, bytes: u64, message: &str) {
+        let mut slot = bar_slot().lock().expect("progress bar");
+        let b = slot.get_or_insert_with(|| {
+            let bar = ProgressBar::new(total as u64);
+            let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} (ETA {eta})")
+                .expect("a valid template")
+                .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(what.to_string());
+            Bar { bar, started: Instant::now(), bytes: 0 }
+        });
+        b.bytes += bytes;
+        let seconds = b.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = if b.bytes > 0 { format!("{:.1} MB/s ", b.bytes as f64 / 1e6 / seconds) } else { String::new() };
+        b.bar.set_position(done as u64);
+        b.bar.set_message(format!("{rate}{message}"));
+        if done >= total {
+            b.bar.finish_and_clear();
+            *slot = None;
         }
     }
 
@@ -26,7 +77,11 @@ impl Progress {
             load.bytes as f64 / 1e6,
             load.seconds
         );
-        self.line(&format!("[{done}/{total}] {}: {what}", load.file));
+        if self.draws_bars() {
+            self.advance("load", done, total, load.bytes, &load.file);
+        } else {
+            self.line(&format!("[{done}/{total}] {}: {what}", load.file));
+        }
     }
 }
 
@@ -43,6 +98,10 @@ impl Progress {
             Error => "ERROR",
         };
         let rows = node.rows.map(|r| format!(" {r} rows")).unwrap_or_default();
+        if self.draws_bars() && !matches!(node.status, Failed | Error) {
+            self.advance("run", step, total, 0, &format!("{}{rows}", node.name));
+            return;
+        }
         self.line(&format!(
             "[{step}/{total}] {status:<16} {}{rows} in {:.2}s",
             node.name, node.seconds

@@ -491,7 +491,10 @@ pub async fn report(ctx: &Context, args: &ReportArgs) -> Result<i32> {
         ));
     };
     let session = query_session(ctx).await?;
-    let data = crate::report::gather(&session, &args.model, &args.window, &published.run_id).await?;
+    let currency = &ctx.project.sources.reporting_currency;
+    let data =
+        crate::report::gather(&session, &args.model, &args.window, &published.run_id, currency)
+            .await?;
     let page = crate::report::render(&data);
     let tmp = args.html.with_extension("html.tmp");
     std::fs::write(&tmp, page)?;

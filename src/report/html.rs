@@ -1,6 +1,6 @@
 //! The report page: sections, tables and number formatting.
 
-use super::{svg, Cell, ReportData, Table};
+use super::{Cell, ReportData, Table};
 
 pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -27,8 +27,21 @@ fn grouped(v: f64, decimals: usize) -> String {
     }
 }
 
-pub fn money(v: f64) -> String {
-    format!("${}", grouped(v, 0))
+/// The sign written before amounts of the reporting currency (its code otherwise).
+pub fn currency_sign(code: &str) -> String {
+    match code.to_ascii_uppercase().as_str() {
+        "USD" | "AUD" | "CAD" | "NZD" => "$".into(),
+        "EUR" => "€".into(),
+        "GBP" => "£".into(),
+        "JPY" => "¥".into(),
+        "INR" => "₹".into(),
+        other => format!("{other} "),
+    }
+}
+
+pub fn money(v: f64, sign: &str) -> String {
+    let minus = if v < 0.0 { "-" } else { "" };
+    format!("{minus}{sign}{}", grouped(v.abs(), 0))
 }
 pub fn count(v: f64) -> String {
     grouped(v, 1)
@@ -48,6 +61,7 @@ enum Format {
 fn format_for(column: &str) -> Format {
     match column {
         "spend" | "revenue" | "cpl" | "cost_per_sql" | "cac" | "pipeline" => Format::Money,
+        "median_days_to_sql" | "median_days_to_won" => Format::Count,
         "first_touch" | "last_touch" | "linear" | "time_decay" | "position_based" | "w_shaped"
         | "data_driven" => Format::Money,
         "leads" | "sqls" | "mqls" | "opportunities" | "won_deals" => Format::Count,
@@ -60,17 +74,20 @@ fn format_for(column: &str) -> Format {
     }
 }
 
-fn cell(column: &str, value: &Cell) -> String {
+fn cell(column: &str, value: &Cell, sign: &str) -> String {
     match value {
         Cell::Null => format!(r#"<td class="null" data-col="{column}">–</td>"#),
-        Cell::Text(t) if t == "true" => {
+        Cell::Text(t) if t == "true" && column == "myopia_flag" => {
             format!(r#"<td class="flag" data-col="{column}">⚠ myopia</td>"#)
         }
-        Cell::Text(t) if t == "false" => format!(r#"<td data-col="{column}"></td>"#),
+        Cell::Text(t) if t == "false" && column == "myopia_flag" => {
+            format!(r#"<td data-col="{column}"></td>"#)
+        }
+        Cell::Text(t) if t == "maturing" => format!(r#"<td class="maturing" data-col="{column}">maturing</td>"#),
         Cell::Text(t) => format!(r#"<td data-col="{column}">{}</td>"#, escape(t)),
         Cell::Number(v) => {
             let shown = match format_for(column) {
-                Format::Money => money(*v),
+                Format::Money => money(*v, sign),
                 Format::Count => count(*v),
                 Format::Ratio => grouped(*v, 2),
                 Format::Percent => format!("{:.1}%", v * 100.0),
@@ -82,9 +99,10 @@ fn cell(column: &str, value: &Cell) -> String {
     }
 }
 
-/// A table whose rows are keyed by their first column (`data-key`).
-fn html_table(id: &str, t: &Table) -> String {
-    let mut out = format!(r#"<table id="{id}"><thead><tr>"#);
+/// A table whose rows are keyed by their leading text columns (`data-key`); a click on a
+/// header sorts it (the page's script).
+pub fn html_table(class: &str, t: &Table, sign: &str) -> String {
+    let mut out = format!(r#"<table class="{class} sortable"><thead><tr>"#);
     for c in &t.columns {
         out += &format!("<th>{}</th>", escape(&c.replace('_', " ")));
     }
@@ -98,7 +116,7 @@ fn html_table(id: &str, t: &Table) -> String {
             .join("|");
         out += &format!(r#"<tr data-key="{}">"#, escape(&key));
         for (c, v) in t.columns.iter().zip(row) {
-            out += &cell(c, v);
+            out += &cell(c, v, sign);
         }
         out += "</tr>";
     }
@@ -136,85 +154,50 @@ fn model_comparison(t: &Table) -> Table {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1100px}\
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1200px}\
 h1{margin-bottom:0}.sub{color:#666;margin-top:.2rem}section{margin:2rem 0}table{border-collapse:collapse;font-size:14px}\
-th,td{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+th,td{padding:4px 10px;border-bottom:1px solid #eee;text-align:left}th{cursor:pointer}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 td.flag{color:#c0392b;font-weight:600}td.null{color:#aaa;text-align:right}.chart text{font-size:11px;fill:#333}\
-.chart .note{fill:#c0392b}.charts{display:flex;gap:2rem;flex-wrap:wrap;align-items:flex-start}.models th{writing-mode:horizontal-tb}";
+.chart .note{fill:#c0392b}.charts{display:flex;gap:2rem;flex-wrap:wrap;align-items:flex-start}\
+.view,.model-view{display:none}.view.active,.model-view.active{display:block}.pickers{margin:1rem 0;display:flex;gap:2rem}\
+td.maturing{color:#e67e22}";
 
 pub fn page(d: &ReportData) -> String {
-    let c = &d.channels;
-    let (name, cpl_rank, roi_rank, flag) = (
-        c.col("channel"),
-        c.col("cpl_rank"),
-        c.col("roi_rank"),
-        c.col("myopia_flag"),
-    );
-    let points: Vec<(String, usize, usize, bool)> = c
-        .rows
-        .iter()
-        .filter_map(|r| {
-            Some((
-                r[name].text(),
-                r[cpl_rank].number()? as usize,
-                r[roi_rank].number()? as usize,
-                r[flag].text() == "true",
-            ))
-        })
-        .collect();
-    let flagged: Vec<String> = points.iter().filter(|p| p.3).map(|p| p.0.clone()).collect();
-    let months: Vec<(String, f64, f64)> = d
-        .trend
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r[0].text(),
-                r[1].number().unwrap_or(0.0),
-                r[2].number().unwrap_or(0.0),
-            )
-        })
-        .collect();
-    let funnel: Vec<(String, [f64; 5])> = d
-        .funnel
-        .rows
-        .iter()
-        .map(|r| {
-            (
-                r[0].text(),
-                [1, 2, 3, 4, 5].map(|i| r[i].number().unwrap_or(0.0)),
-            )
-        })
-        .collect();
-    let headline = if flagged.is_empty() {
-        "No channel is cheap by cost per lead and poor by ROI.".to_string()
-    } else {
-        format!("KPI myopia: <strong>{}</strong> — in the cheaper half by cost per lead, the worse half by ROI.", escape(&flagged.join(", ")))
+    let sign = currency_sign(&d.currency);
+    let options = |values: &[String], chosen: &str| -> String {
+        values
+            .iter()
+            .map(|v| {
+                let selected = if v == chosen { " selected" } else { "" };
+                format!(r#"<option value="{v}"{selected}>{v}</option>"#, v = escape(v))
+            })
+            .collect()
     };
+    let models: Vec<String> = crate::ATTRIBUTION_MODELS.iter().map(|m| m.to_string()).collect();
+    let views: String = d.views.iter().map(|v| super::views::view(v, d, &sign)).collect();
+    let model_views: String = d.model_views.iter().map(|v| super::views::model_view(v, d, &sign)).collect();
     format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Clearsight: channels by pipeline and revenue</title><style>{STYLE}</style></head><body>
-<h1>Channels by pipeline and revenue</h1><p class="sub">Attribution model <b id="model">{model}</b> · run <code>{run}</code> · myopia window <b id="window">{window}</b></p>
-<p id="headline">{headline}</p>
-<section><h2>Channels</h2>{channels}</section>
-<section class="charts"><div><h2>CPL rank vs ROI rank</h2>{ranks}</div><div><h2>Funnel per channel</h2>{funnel_svg}</div></section>
-<section><h2>Spend vs attributed revenue by month</h2>{trend_svg}{trend}</section>
-<section class="models"><h2>The same channels under every model (revenue)</h2>{models}</section>
+<h1>Channels by pipeline and revenue</h1><p class="sub">run <code>{run}</code> · money in {currency}</p>
+<div class="pickers"><label>Attribution model <select id="model-picker">{model_options}</select></label>
+<label>Myopia window <select id="window-picker">{window_options}</select></label></div>
+{views}{model_views}
+<section class="models"><h2>The same channels under every model (revenue)</h2>{comparison}</section>
+<section><h2>Cohort maturity</h2><p class="sub">Median days from lead to SQL and to a won deal, by first-touch channel. {maturing}</p>{maturity}</section>
 <section><h2>Match coverage</h2><p class="sub">Share of leads, pipeline and revenue matched to web sessions.</p>{coverage}</section>
 <section><h2>KPI attainment</h2>{kpis}</section>
-<section><h2>Funnel numbers</h2>{funnel}</section>
+<script>{script}</script>
 </body></html>
 "#,
-        model = escape(&d.model),
         run = escape(&d.run_id),
-        window = escape(&d.window),
-        channels = html_table("channels", c),
-        ranks = svg::rank_chart(&points),
-        funnel_svg = svg::funnel_chart(&funnel),
-        trend_svg = svg::trend_chart(&months),
-        trend = html_table("trend", &d.trend),
-        models = html_table("models", &model_comparison(&d.models)),
-        coverage = html_table("coverage", &d.coverage),
-        kpis = html_table("kpis", &d.kpis),
-        funnel = html_table("funnel", &d.funnel),
+        currency = escape(&d.currency),
+        model_options = options(&models, &d.model),
+        window_options = options(&d.windows, &d.window),
+        comparison = html_table("models", &model_comparison(&d.models), &sign),
+        maturity = html_table("maturity", &d.maturity, &sign),
+        maturing = super::views::maturing_note(d),
+        coverage = html_table("coverage", &d.coverage, &sign),
+        kpis = html_table("kpis", &d.kpis, &sign),
+        script = super::views::SCRIPT,
     )
 }

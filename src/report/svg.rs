@@ -4,7 +4,7 @@ use super::html::escape;
 
 /// CPL rank (x, cheapest left) against ROI rank (y, best at the top); the myopia corner (better
 /// half by CPL, worse half by ROI) is shaded.
-pub fn rank_chart(points: &[(String, usize, usize, bool)]) -> String {
+pub fn rank_chart(class: &str, points: &[(String, usize, usize, bool)]) -> String {
     let n = points.len().max(1);
     let (size, pad) = (360.0, 48.0);
     let step = (size - 2.0 * pad) / n as f64;
@@ -12,7 +12,8 @@ pub fn rank_chart(points: &[(String, usize, usize, bool)]) -> String {
     let y = |rank: usize| pad + (rank as f64 - 0.5) * step;
     let half = n / 2;
     let mut out = format!(
-        r#"<svg class="chart" id="rank-chart" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" aria-label="CPL rank against ROI rank">"#
+        r#"<svg class="chart {class}" viewBox="0 0 {wide} {size}" width="{wide}" height="{size}" role="img" aria-label="CPL rank against ROI rank">"#,
+        wide = size + 200.0
     );
     if half > 0 {
         out += &format!(
@@ -39,70 +40,66 @@ pub fn rank_chart(points: &[(String, usize, usize, bool)]) -> String {
         size - pad,
         size - pad
     );
-    for (name, cpl, roi, flagged) in points {
+    let labels = label_positions(points.iter().map(|p| (x(p.1) + 10.0, y(p.2) + 4.0, p.0.len())));
+    for ((name, cpl, roi, flagged), (tx, ty)) in points.iter().zip(labels) {
         let color = if *flagged { "#c0392b" } else { "#2c7fb8" };
         out += &format!(
-            r#"<g class="point" data-channel="{n}" data-cpl-rank="{cpl}" data-roi-rank="{roi}"><circle cx="{cx}" cy="{cy}" r="7" fill="{color}"/><text x="{tx}" y="{ty}" class="label">{n}</text></g>"#,
+            r#"<g class="point" data-name="{n}" data-cpl-rank="{cpl}" data-roi-rank="{roi}"><circle cx="{cx}" cy="{cy}" r="6" fill="{color}"/><text x="{tx:.1}" y="{ty:.1}" class="label">{n}</text></g>"#,
             n = escape(name),
             cx = x(*cpl),
             cy = y(*roi),
-            tx = x(*cpl) + 10.0,
-            ty = y(*roi) + 4.0
         );
     }
     out + "</svg>"
 }
 
-/// Monthly spend and attributed revenue as two lines.
-pub fn trend_chart(months: &[(String, f64, f64)]) -> String {
-    let (w, h, pad) = (640.0, 260.0, 56.0);
-    let max = months
-        .iter()
-        .flat_map(|m| [m.1, m.2])
-        .fold(0.0_f64, f64::max)
-        .max(1.0);
+/// Label anchors moved down, one line at a time, until no two labels' boxes overlap (about
+/// 6 px a character, 12 px a line).
+pub fn label_positions(wanted: impl Iterator<Item = (f64, f64, usize)>) -> Vec<(f64, f64)> {
+    let mut placed: Vec<(f64, f64, f64)> = Vec::new();
+    wanted
+        .map(|(x, mut y, chars)| {
+            let w = chars as f64 * 6.0;
+            while placed.iter().any(|&(px, py, pw)| (py - y).abs() < 12.0 && x < px + pw && px < x + w) {
+                y += 12.0;
+            }
+            placed.push((x, y, w));
+            (x, y)
+        })
+        .collect()
+}
+
+/// One monthly series as a line on its own scale; `maturing` months are drawn dashed.
+pub fn month_chart(class: &str, label: &str, color: &str, months: &[(String, f64, bool)], sign: &str) -> String {
+    let (w, h, pad) = (560.0, 200.0, 64.0);
+    let max = months.iter().map(|m| m.1).fold(0.0_f64, f64::max).max(1.0);
     let n = months.len().max(2) - 1;
     let px = |i: usize| pad + i as f64 * (w - 2.0 * pad) / n as f64;
-    let py = |v: f64| h - pad - v / max * (h - 2.0 * pad);
-    let line = |pick: &dyn Fn(&(String, f64, f64)) -> f64| {
-        months
-            .iter()
-            .enumerate()
-            .map(|(i, m)| format!("{:.1},{:.1}", px(i), py(pick(m))))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let py = |v: f64| h - pad + 20.0 - v / max * (h - 2.0 * pad);
     let mut out = format!(
-        r#"<svg class="chart" id="trend-chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="Monthly spend and attributed revenue">"#
+        r#"<svg class="chart {class}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label} by month">"#
     );
     out += &format!(
         r##"<line x1="{pad}" y1="{b}" x2="{r}" y2="{b}" stroke="#999"/><text x="4" y="{t}" class="axis">{max}</text><text x="4" y="{b}" class="axis">0</text>"##,
-        b = h - pad,
+        b = py(0.0),
         r = w - pad,
-        t = pad,
-        max = super::html::money(max)
+        t = py(max) + 4.0,
+        max = super::html::money(max, sign)
     );
-    out += &format!(
-        r##"<polyline points="{}" fill="none" stroke="#7f8c8d" stroke-width="2"/>"##,
-        line(&|m| m.1)
-    );
-    out += &format!(
-        r##"<polyline points="{}" fill="none" stroke="#27ae60" stroke-width="3"/>"##,
-        line(&|m| m.2)
-    );
-    for (i, m) in months.iter().enumerate() {
+    for (i, pair) in months.windows(2).enumerate() {
+        let dash = if pair[1].2 { r#" stroke-dasharray="5 4""# } else { "" };
         out += &format!(
-            r#"<text x="{}" y="{}" class="axis" text-anchor="middle">{}</text>"#,
-            px(i),
-            h - pad + 18.0,
-            escape(&m.0[..7.min(m.0.len())])
+            r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2.5"{dash}/>"#,
+            px(i), py(pair[0].1), px(i + 1), py(pair[1].1)
         );
     }
-    out += &format!(
-        r##"<text x="{}" y="20" class="legend" fill="#7f8c8d">— spend</text><text x="{}" y="20" class="legend" fill="#27ae60">— attributed revenue</text>"##,
-        pad,
-        pad + 90.0
-    );
+    for (i, m) in months.iter().enumerate() {
+        out += &format!(
+            r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: {}</title></circle><text x="{:.1}" y="{}" class="axis" text-anchor="middle">{}</text>"#,
+            px(i), py(m.1), escape(&m.0), super::html::money(m.1, sign), px(i), h - 8.0, escape(&m.0[..7.min(m.0.len())])
+        );
+    }
+    out += &format!(r#"<text x="{pad}" y="16" class="legend" fill="{color}">— {label}</text>"#);
     out + "</svg>"
 }
 
@@ -112,7 +109,7 @@ pub fn funnel_chart(rows: &[(String, [f64; 5])]) -> String {
     let (row_h, label_w, bar_w) = (26.0, 130.0, 460.0);
     let h = row_h * (rows.len() as f64 + 1.0);
     let mut out = format!(
-        r#"<svg class="chart" id="funnel-chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="Funnel per channel">"#,
+        r#"<svg class="chart funnel-chart" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="Funnel per channel">"#,
         w = label_w + bar_w + 20.0
     );
     for (s, stage) in stages.iter().enumerate() {
