@@ -314,50 +314,6 @@ pub async fn query_session(ctx: &Context) -> Result<SessionContext> {
     Ok(session)
 }
 
-/// `clearsight export conversions`: the upload file, to `--out` (written whole) or stdout.
-pub async fn export_conversions(ctx: &Context, args: &super::ConversionArgs) -> Result<i32> {
-    if Published::read(&ctx.warehouse).await?.is_none() {
-        return Err(crate::Error::Usage(
-            "nothing is published yet: run `clearsight build` first".into(),
-        ));
-    }
-    let session = query_session(ctx).await?;
-    if !session.table_exist("conversions")? {
-        return Err(crate::Error::Usage(
-            "the published mart has no `conversions` model: run `clearsight build` with queries/marts/conversions.sql".into(),
-        ));
-    }
-    let mart: crate::run::tables::MartSettings = ctx.project.settings("mart.yaml")?;
-    let options = crate::export::ExportOptions {
-        platform: args.platform,
-        stages: args.stage.clone(),
-        since: args.since,
-        zone: mart.reporting_timezone,
-        currency: ctx.project.sources.reporting_currency.clone(),
-    };
-    let text = crate::export::conversions(&session, &options).await?;
-    let rows = text.lines().count().saturating_sub(match args.platform {
-        crate::export::Platform::GoogleAds => 2,
-        crate::export::Platform::Meta => 1,
-    });
-    match &args.out {
-        Some(path) => {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, &text)?;
-            std::fs::rename(&tmp, path)?;
-            ctx.progress.line(&format!("{rows} conversions written to {}", path.display()));
-        }
-        None => {
-            use std::io::Write;
-            match std::io::stdout().write_all(text.as_bytes()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
-            }
-        }
-    }
-    Ok(exit::OK)
-}
-
 pub async fn test(ctx: &Context) -> Result<i32> {
     let session = query_session(ctx).await?;
     let models = crate::run::model::discover(&ctx.project.queries_dir())?;

@@ -312,7 +312,7 @@ async fn run_command(cli: Cli) -> Result<i32> {
         }
         Command::Demo(args) => commands::demo(&cli.global, args).await,
         Command::Export(ExportCommand::Conversions(args)) => {
-            commands::export_conversions(&Context::from_args(&cli.global)?, args).await
+            export::export_conversions(&Context::from_args(&cli.global)?, args).await
         }
         Command::Report(args) => commands::report(&Context::from_args(&cli.global)?, args).await,
         Command::Init { dir } => {
@@ -345,4 +345,5 @@ async fn run_command(cli: Cli) -> Result<i32> {
 #[cfg(feature = "ballista")]
 pub mod cluster;
 pub mod commands;
+pub mod export;
 pub mod init;

@@ -161,29 +161,28 @@ async fn empty_exports_load_zero_rows_without_quarantine() {
     }
 }
 
+/// Rows where `flag` holds, rows with `counted` set, first and last creation day.
+async fn crm_summary(parsed: &Parsed, flag: &str, counted: &str) -> Vec<String> {
+    let sql = format!(
+        "SELECT COUNT(*) FILTER (WHERE {flag}), COUNT({counted}), \
+         CAST(CAST(MIN(created_at) AS DATE) AS VARCHAR), CAST(CAST(MAX(created_at) AS DATE) AS VARCHAR) FROM t"
+    );
+    query(parsed, &sql).await.remove(0)
+}
+
 #[tokio::test]
 async fn salesforce_weekly_data_export_in_windows_1252() {
     let leads = loaded(SourceKind::SalesforceLeads, "salesforce/Lead_weekly_export.csv");
     assert_eq!((leads.rows(), leads.rejections.len()), (35, 0), "{:?}", leads.rejections.first());
-    let l = query(
-        &leads,
-        "SELECT COUNT(*) FILTER (WHERE is_converted), COUNT(opportunity_id), \
-         CAST(CAST(MIN(created_at) AS DATE) AS VARCHAR), CAST(CAST(MAX(created_at) AS DATE) AS VARCHAR) FROM t",
-    )
-    .await;
-    assert_eq!(l[0], ["3", "0", "2022-12-21", "2023-06-28"]);
+    let l = crm_summary(&leads, "is_converted", "opportunity_id").await;
+    assert_eq!(l, ["3", "0", "2022-12-21", "2023-06-28"]);
     let accented = query(&leads, "SELECT COUNT(*) FROM t WHERE lead_source = 'Gestión directa'").await;
     assert_ne!(accented[0][0], "0", "Windows-1252 ó decoded");
 
     let opps = loaded(SourceKind::SalesforceOpportunities, "salesforce/Opportunity_weekly_export.csv");
     assert_eq!((opps.rows(), opps.rejections.len()), (512, 0), "{:?}", opps.rejections.first());
-    let o = query(
-        &opps,
-        "SELECT COUNT(*) FILTER (WHERE is_won), COUNT(close_date), \
-         CAST(CAST(MIN(created_at) AS DATE) AS VARCHAR), CAST(CAST(MAX(created_at) AS DATE) AS VARCHAR) FROM t",
-    )
-    .await;
-    assert_eq!(o[0], ["163", "512", "2022-12-15", "2023-09-01"]);
+    let o = crm_summary(&opps, "is_won", "close_date").await;
+    assert_eq!(o, ["163", "512", "2022-12-15", "2023-09-01"]);
     let currencies = query(&opps, "SELECT currency, COUNT(*) FROM t GROUP BY 1 ORDER BY 2 DESC").await;
     assert_eq!(
         currencies,
