@@ -8,6 +8,11 @@
 --   - not_null: [lead_id, touch_index, credit]
 --   - unique: [lead_id, touch_index]
 --   - assert: "SELECT lead_id FROM this GROUP BY lead_id HAVING ABS(SUM(credit) - 1.0) > 1e-9"
+-- columns:
+--   - {name: lead_id, type: VARCHAR, description: "the CRM lead (Salesforce Lead or HubSpot contact) id"}
+--   - {name: touch_index, type: BIGINT, description: "the touch's place in the lead's journey (1 = first)"}
+--   - {name: attribution_model, type: VARCHAR, description: "the attribution model that split each lead's credit (first_touch ... data_driven)"}
+--   - {name: credit, type: DOUBLE, description: "the share of the lead this touch gets under the model (a lead's credits add up to 1)"}
 WITH lead_channels AS (
     SELECT lead_id, channel, COUNT(*) AS channel_touches
     FROM int_touches

@@ -11,6 +11,21 @@
 --   - accepted_values: {column: match_method, values: [client_id, gclid, user_id, utm, lead_source, none]}
 --   - relationships: {column: lead_id, to: stg_leads, field: lead_id}
 --   - assert: "SELECT lead_id FROM this GROUP BY lead_id HAVING COUNT(*) <> MAX(n_touches)"
+-- columns:
+--   - {name: lead_id, type: VARCHAR, description: "the CRM lead (Salesforce Lead or HubSpot contact) id"}
+--   - {name: touch_index, type: BIGINT, description: "the touch's place in the lead's journey (1 = first)"}
+--   - {name: n_touches, type: BIGINT, description: "how many touches the journey has"}
+--   - {name: session_key, type: VARCHAR, description: "user_pseudo_id:ga_session_id of a GA session touch; NULL for a fallback touch"}
+--   - {name: user_pseudo_id, type: VARCHAR, description: "the GA4 device/browser id of the session"}
+--   - {name: ga_session_id, type: BIGINT, description: "the GA4 session id"}
+--   - {name: touch_at, type: TIMESTAMP, description: "when the touch happened (session start, or the lead's creation for a fallback touch), UTC"}
+--   - {name: source, type: VARCHAR, description: "traffic source of the touch"}
+--   - {name: medium, type: VARCHAR, description: "traffic medium of the touch"}
+--   - {name: campaign, type: VARCHAR, description: "the campaign, lower-cased and trimmed; (not set) when none"}
+--   - {name: channel, type: VARCHAR, description: "the marketing channel (GA4's default channel grouping, or the spend platform's channel)"}
+--   - {name: match_method, type: VARCHAR, description: "how the lead was matched to GA users: client_id, gclid, user_id, utm, lead_source or none"}
+--   - {name: created_at, type: TIMESTAMP, description: "the lead's creation, UTC"}
+--   - {name: lead_month, type: DATE, description: "the month of the lead's creation in the reporting time zone"}
 WITH window_sessions AS (
     SELECT
         u.lead_id,

@@ -14,6 +14,14 @@
 --   - unique: [lead_id, stage]
 --   - accepted_values: {column: stage, values: [sql, opportunity, won]}
 --   - assert: "SELECT * FROM this WHERE value < 0"
+-- columns:
+--   - {name: lead_id, type: VARCHAR, description: "the CRM lead (Salesforce Lead or HubSpot contact) id"}
+--   - {name: stage, type: VARCHAR, description: "the funnel stage converted: sql, opportunity or won"}
+--   - {name: conversion_name, type: VARCHAR, description: "the ad platforms' conversion name of the stage (config/mart.yaml)"}
+--   - {name: converted_at, type: TIMESTAMP, description: "when the stage was reached, UTC"}
+--   - {name: value, type: DOUBLE, description: "the lead's share of the opportunity amount (0 for an SQL), in the reporting currency"}
+--   - {name: gclid, type: VARCHAR, description: "the Google click id: the CRM field, else the latest gclid session of the journey"}
+--   - {name: email_sha256, type: VARCHAR, description: "SHA-256 of the trimmed, lower-cased email"}
 WITH journey_gclids AS (
     SELECT t.lead_id, s.gclid,
            ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.touch_index DESC) AS recency

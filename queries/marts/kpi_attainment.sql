@@ -11,6 +11,15 @@
 --   - not_null: [month, metric, kind, better, target]
 --   - unique: [month, metric]
 --   - accepted_values: {column: better, values: [higher, lower]}
+-- columns:
+--   - {name: month, type: DATE, description: "the month (first day) of the lead's creation in the reporting time zone: a cohort"}
+--   - {name: metric, type: VARCHAR, description: "the targeted metric (revenue, won_deals, cpl, ...)"}
+--   - {name: kind, type: VARCHAR, description: "KGI (revenue, won deals) or KPI"}
+--   - {name: better, type: VARCHAR, description: "higher or lower: which way the metric is good"}
+--   - {name: target, type: DOUBLE, description: "the month's target from config/targets.yaml"}
+--   - {name: actual, type: DOUBLE, description: "the month's actual value"}
+--   - {name: attainment, type: DOUBLE, description: "actual / target"}
+--   - {name: on_target, type: BOOLEAN, description: "actual at or better than target in the metric's direction"}
 WITH monthly AS (
     SELECT month,
            CAST(SUM(CAST(spend AS DECIMAL(38, 12))) AS DOUBLE) AS spend, CAST(SUM(CAST(leads AS DECIMAL(38, 12))) AS DOUBLE) AS leads, CAST(SUM(CAST(spam_leads AS DECIMAL(38, 12))) AS DOUBLE) AS spam_leads,

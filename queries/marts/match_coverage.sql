@@ -9,6 +9,22 @@
 -- tests:
 --   - not_null: [month, channel, leads, matched_leads]
 --   - unique: [month, channel]
+-- columns:
+--   - {name: month, type: DATE, description: "the month (first day) of the lead's creation in the reporting time zone: a cohort"}
+--   - {name: channel, type: VARCHAR, description: "the marketing channel (GA4's default channel grouping, or the spend platform's channel)"}
+--   - {name: leads, type: DOUBLE, description: "leads credited (fractions: a lead's 1 is split over its touches)"}
+--   - {name: matched_leads, type: DOUBLE, description: "credited leads whose touch is a GA session"}
+--   - {name: lead_match_rate, type: DOUBLE, description: "matched leads / leads"}
+--   - {name: pipeline, type: DOUBLE, description: "credited opportunity amount at any stage, in the reporting currency"}
+--   - {name: pipeline_match_rate, type: DOUBLE, description: "share of pipeline on matched touches"}
+--   - {name: revenue, type: DOUBLE, description: "credited won amount, in the reporting currency"}
+--   - {name: revenue_match_rate, type: DOUBLE, description: "share of revenue on matched touches"}
+--   - {name: leads_by_client_id, type: DOUBLE, description: "leads matched by GA client id"}
+--   - {name: leads_by_gclid, type: DOUBLE, description: "leads matched by click id"}
+--   - {name: leads_by_user_id, type: DOUBLE, description: "leads matched by hashed email (user_id)"}
+--   - {name: leads_by_utm, type: DOUBLE, description: "leads with only a UTM fallback touch"}
+--   - {name: leads_by_lead_source, type: DOUBLE, description: "leads with only a mapped LeadSource"}
+--   - {name: leads_unmatched, type: DOUBLE, description: "leads with no match and no fallback source"}
 SELECT
     month,
     channel,

@@ -11,6 +11,26 @@
 --   - not_null: ["window", attribution_model, level, channel, campaign, myopia_flag]
 --   - unique: ["window", attribution_model, level, channel, campaign]
 --   - accepted_values: {column: level, values: [channel, campaign]}
+-- columns:
+--   - {name: window, type: VARCHAR, description: "the myopia window: all, a month (2024-03) or a named window of config/mart.yaml"}
+--   - {name: attribution_model, type: VARCHAR, description: "the attribution model that split each lead's credit (first_touch ... data_driven)"}
+--   - {name: level, type: VARCHAR, description: "channel or campaign"}
+--   - {name: channel, type: VARCHAR, description: "the marketing channel (GA4's default channel grouping, or the spend platform's channel)"}
+--   - {name: campaign, type: VARCHAR, description: "the campaign, lower-cased and trimmed; (not set) when none"}
+--   - {name: spend, type: DOUBLE, description: "ad spend in the reporting currency"}
+--   - {name: leads, type: DOUBLE, description: "leads credited (fractions: a lead's 1 is split over its touches)"}
+--   - {name: sqls, type: DOUBLE, description: "credited sales-qualified leads"}
+--   - {name: won_deals, type: DOUBLE, description: "credited won deals"}
+--   - {name: pipeline, type: DOUBLE, description: "credited opportunity amount at any stage, in the reporting currency"}
+--   - {name: revenue, type: DOUBLE, description: "credited won amount, in the reporting currency"}
+--   - {name: cpl, type: DOUBLE, description: "cost per lead: spend / leads (NULL without leads)"}
+--   - {name: cost_per_sql, type: DOUBLE, description: "spend / SQLs"}
+--   - {name: cac, type: DOUBLE, description: "customer acquisition cost: spend / won deals"}
+--   - {name: roi, type: DOUBLE, description: "(revenue - spend) / spend"}
+--   - {name: cpl_rank, type: BIGINT, description: "rank by CPL within window, model and level (1 = cheapest); NULL when not ranked"}
+--   - {name: roi_rank, type: BIGINT, description: "rank by ROI within window, model and level (1 = best)"}
+--   - {name: ranked_rows, type: BIGINT, description: "how many rows were ranked in the window, model and level"}
+--   - {name: myopia_flag, type: BOOLEAN, description: "true when cheap by CPL (better half) but poor by ROI (worse half): KPI myopia"}
 WITH months AS (
     SELECT DISTINCT month FROM pipeline_metrics
 ),

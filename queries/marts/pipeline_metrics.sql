@@ -12,6 +12,31 @@
 --   - unique: [month, channel, campaign, attribution_model]
 --   - accepted_values: {column: attribution_model, values: [first_touch, last_touch, linear, time_decay, position_based, w_shaped, data_driven]}
 --   - row_count: {min: 1}
+-- columns:
+--   - {name: month, type: DATE, description: "the month (first day) of the lead's creation in the reporting time zone: a cohort"}
+--   - {name: channel, type: VARCHAR, description: "the marketing channel (GA4's default channel grouping, or the spend platform's channel)"}
+--   - {name: campaign, type: VARCHAR, description: "the campaign, lower-cased and trimmed; (not set) when none"}
+--   - {name: attribution_model, type: VARCHAR, description: "the attribution model that split each lead's credit (first_touch ... data_driven)"}
+--   - {name: spend, type: DOUBLE, description: "ad spend in the reporting currency"}
+--   - {name: sessions, type: BIGINT, description: "GA4 sessions that started in the month (the same under every model)"}
+--   - {name: leads, type: DOUBLE, description: "leads credited (fractions: a lead's 1 is split over its touches)"}
+--   - {name: spam_leads, type: DOUBLE, description: "credited leads whose CRM status is a spam status"}
+--   - {name: mqls, type: DOUBLE, description: "credited marketing-qualified leads"}
+--   - {name: sqls, type: DOUBLE, description: "credited sales-qualified leads"}
+--   - {name: opportunities, type: DOUBLE, description: "credited opportunities (k leads sharing one carry 1/k each)"}
+--   - {name: won_deals, type: DOUBLE, description: "credited won deals"}
+--   - {name: pipeline, type: DOUBLE, description: "credited opportunity amount at any stage, in the reporting currency"}
+--   - {name: revenue, type: DOUBLE, description: "credited won amount, in the reporting currency"}
+--   - {name: cpl, type: DOUBLE, description: "cost per lead: spend / leads (NULL without leads)"}
+--   - {name: cost_per_mql, type: DOUBLE, description: "spend / MQLs"}
+--   - {name: cost_per_sql, type: DOUBLE, description: "spend / SQLs"}
+--   - {name: cost_per_opportunity, type: DOUBLE, description: "spend / opportunities"}
+--   - {name: cac, type: DOUBLE, description: "customer acquisition cost: spend / won deals"}
+--   - {name: roas, type: DOUBLE, description: "return on ad spend: revenue / spend"}
+--   - {name: roi, type: DOUBLE, description: "(revenue - spend) / spend"}
+--   - {name: spam_rate, type: DOUBLE, description: "spam leads / leads"}
+--   - {name: lead_to_sql_rate, type: DOUBLE, description: "SQLs / leads"}
+--   - {name: win_rate, type: DOUBLE, description: "won deals / opportunities"}
 WITH attribution_models AS (
     SELECT column1 AS attribution_model
     FROM (VALUES ('first_touch'), ('last_touch'), ('linear'), ('time_decay'), ('position_based'), ('w_shaped'), ('data_driven')) AS m

@@ -7,6 +7,12 @@
 -- tests:
 --   - not_null: [day, events, users, sessions]
 --   - unique: [day]
+-- columns:
+--   - {name: day, type: DATE, description: "the UTC day of the events"}
+--   - {name: events, type: BIGINT, description: "GA4 events"}
+--   - {name: form_submits, type: BIGINT, description: "form-submit events"}
+--   - {name: users, type: BIGINT, description: "distinct GA users"}
+--   - {name: sessions, type: BIGINT, description: "GA4 sessions that started in the month (the same under every model)"}
 SELECT
     CAST(event_at AS DATE) AS day,
     COUNT(*) AS events,

@@ -83,6 +83,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run the data tests of the published marts (no build).
     Test,
+    /// Plan every model against the canonical schemas and check its column contract; reads no
+    /// data, works on an empty warehouse. Exit 1 when a model does not check.
+    Check,
     /// load + run: the nightly job.
     Build(RunArgs),
     /// Run SQL over the published marts and the loaded tables.
@@ -328,6 +331,7 @@ async fn run_command(cli: Cli) -> Result<i32> {
         Command::Run(args) => commands::run(&Context::from_args(&cli.global)?, args).await,
         Command::Build(args) => commands::build(&Context::from_args(&cli.global)?, args).await,
         Command::Test => commands::test(&Context::from_args(&cli.global)?).await,
+        Command::Check => commands::check(&Context::from_args(&cli.global)?).await,
         Command::Query(args) => commands::query(&Context::from_args(&cli.global)?, args).await,
         #[cfg(feature = "ballista")]
         Command::Scheduler(args) => {

@@ -2,6 +2,7 @@
 //! tests each staged output, and publishes the whole run at once when every test passes.
 
 pub mod audit;
+pub mod check;
 pub mod dag;
 pub mod incremental;
 pub mod model;

@@ -71,6 +71,23 @@ pub struct Header {
     pub description: Option<String>,
     #[serde(default, with = "serde_yaml::with::singleton_map_recursive")]
     pub tests: Vec<DataTest>,
+    /// The column contract: `check` and `run` fail a model whose output differs.
+    #[serde(default)]
+    pub columns: Vec<ColumnContract>,
+}
+
+/// One contracted output column: `{name: spend, type: DOUBLE, description: ..., not_null: true}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnContract {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Shorthand for a `not_null` test of this column.
+    #[serde(default)]
+    pub not_null: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +153,7 @@ impl Model {
                 partition_by: None,
                 description: None,
                 tests: Vec::new(),
+                columns: Vec::new(),
             }
         } else {
             serde_yaml::from_str(&yaml).map_err(|e| {
@@ -152,6 +170,12 @@ impl Model {
                     "partition_by names no column",
                 ));
             }
+        }
+        let mut header = header;
+        let contracted: Vec<String> =
+            header.columns.iter().filter(|c| c.not_null).map(|c| c.name.clone()).collect();
+        if !contracted.is_empty() {
+            header.tests.push(DataTest::NotNull(contracted));
         }
         let reads = table_references(&sql, file)?;
         Ok(Model {

@@ -177,12 +177,19 @@ pub async fn register_settings(
     project: &Project,
     warehouse: &Warehouse,
 ) -> Result<BTreeSet<String>> {
+    let tables = settings_tables(project)?;
+    write_settings(ctx, project, warehouse, tables).await
+}
+
+/// The `cfg_*` tables of the project's settings, in memory (validated: an unknown zone, metric
+/// or window is a configuration error).
+pub fn settings_tables(project: &Project) -> Result<Vec<(&'static str, RecordBatch)>> {
     let m: MartSettings = project.settings("mart.yaml")?;
     crate::udf::time::zone(&m.reporting_timezone).map_err(|e| {
         Error::config("config/mart.yaml", format!("reporting_timezone: {e}"))
     })?;
     let t: Targets = project.settings("targets.yaml")?;
-    let mut tables: Vec<(&str, RecordBatch)> = vec![
+    let mut tables: Vec<(&'static str, RecordBatch)> = vec![
         (
             "cfg_settings",
             mem_table(vec![
@@ -294,6 +301,15 @@ pub async fn register_settings(
             ("conversion_name", text(vec![names.sql.clone(), names.opportunity.clone(), names.won.clone()])),
         ])?,
     ));
+    Ok(tables)
+}
+
+async fn write_settings(
+    ctx: &SessionContext,
+    project: &Project,
+    warehouse: &Warehouse,
+    tables: Vec<(&'static str, RecordBatch)>,
+) -> Result<BTreeSet<String>> {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     for (file, text) in project
         .config_files

@@ -5,6 +5,7 @@ mod support;
 mod attribution;
 mod ballista;
 mod channels;
+mod check;
 mod cli;
 mod cluster;
 mod contract;

@@ -149,7 +149,11 @@ fn load_build_publish_and_read_back_on_s3() {
         "queries/marts/kpi_attainment.sql",
         &std::fs::read_to_string(crate::support::repo().join("queries/marts/kpi_attainment.sql"))
             .unwrap()
-            .replace("AS attainment", "AS attainment, 1 AS changed"),
+            .replace("AS attainment", "AS attainment, 1 AS changed")
+            .replace(
+                "-- columns:\n",
+                "-- columns:\n--   - {name: changed, type: BIGINT, description: a new column}\n",
+            ),
     );
     let killed = clearsight(
         &moto,

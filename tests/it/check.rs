@@ -1,0 +1,69 @@
+//! `clearsight check` and column contracts: every model planned before any data is read.
+
+use std::process::Command;
+
+use crate::support::TestProject;
+
+fn clearsight(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_clearsight"))
+        .args(["--project", dir.to_str().unwrap(), "--quiet"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_plans_a_fresh_project_on_an_empty_warehouse() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("fresh");
+    let init = Command::new(env!("CARGO_BIN_EXE_clearsight")).arg("init").arg(&dir).output().unwrap();
+    assert_eq!(init.status.code(), Some(0));
+    let out = clearsight(&dir, &["--json", "check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["problems"].as_array().unwrap().len(), 0);
+    let pm = report["models"].as_array().unwrap().iter().find(|m| m["model"] == "pipeline_metrics").unwrap();
+    let revenue = pm["columns"].as_array().unwrap().iter().find(|c| c["name"] == "revenue").unwrap();
+    assert_eq!(revenue["type"], "DOUBLE");
+    assert!(!dir.join("warehouse/raw/ga_events").exists() || std::fs::read_dir(dir.join("warehouse/raw/ga_events")).unwrap().next().is_none(), "no data loaded");
+}
+
+#[test]
+fn a_missing_column_fails_check_and_run_builds_nothing() {
+    let project = TestProject::demo();
+    let sql = std::fs::read_to_string(project.path().join("queries/staging/stg_spend.sql")).unwrap();
+    project.write("queries/staging/stg_spend.sql", &sql.replace("a.cost\n", "a.cost_in_pennies\n"));
+    let out = clearsight(project.path(), &["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stg_spend.sql") && stderr.contains("cost_in_pennies"), "{stderr}");
+    assert!(stderr.contains("pipeline_metrics: not checked: it reads stg_spend"), "{stderr}");
+    let run = clearsight(project.path(), &["run"]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(!project.path().join("warehouse/_published.json").exists(), "nothing built or published");
+    assert!(!project.path().join("warehouse/_runs").exists(), "no run started");
+}
+
+#[test]
+fn an_output_that_drops_a_contracted_column_fails_with_the_difference() {
+    let project = TestProject::demo();
+    let path = project.path().join("queries/marts/match_coverage.sql");
+    let sql = std::fs::read_to_string(&path).unwrap();
+    let dropped = sql.replace(
+        "    SUM(CASE WHEN match_method = 'none' THEN leads ELSE 0.0 END) AS leads_unmatched\n",
+        "    SUM(CASE WHEN match_method = 'none' THEN leads ELSE 0.0 END) AS unmatched_leads\n",
+    );
+    assert_ne!(dropped, sql);
+    project.write("queries/marts/match_coverage.sql", &dropped);
+    let out = clearsight(project.path(), &["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("match_coverage.sql")
+            && stderr.contains("missing column leads_unmatched")
+            && stderr.contains("extra column unmatched_leads (DOUBLE)"),
+        "{stderr}"
+    );
+    assert_eq!(clearsight(project.path(), &["build"]).status.code(), Some(1));
+    assert!(!project.path().join("warehouse/_published.json").exists());
+}
