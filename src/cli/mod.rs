@@ -86,6 +86,9 @@ pub enum Command {
     /// Plan every model against the canonical schemas and check its column contract; reads no
     /// data, works on an empty warehouse. Exit 1 when a model does not check.
     Check,
+    /// Column lineage from the models' logical plans: the loaded and settings columns a model
+    /// column is computed from, and those that only filter, join or group it.
+    Lineage(LineageArgs),
     /// load + run: the nightly job.
     Build(RunArgs),
     /// Run SQL over the published marts and the loaded tables.
@@ -162,6 +165,16 @@ pub struct ReportArgs {
     /// config/mart.yaml.
     #[arg(long, env = "CLEARSIGHT_WINDOW", default_value = "all")]
     pub window: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// MODEL.COLUMN (or, with --downstream, any TABLE.COLUMN).
+    #[arg(env = "CLEARSIGHT_LINEAGE_COLUMN")]
+    pub column: String,
+    /// The model columns computed or filtered from this column instead.
+    #[arg(long, env = "CLEARSIGHT_LINEAGE_DOWNSTREAM")]
+    pub downstream: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -332,6 +345,7 @@ async fn run_command(cli: Cli) -> Result<i32> {
         Command::Build(args) => commands::build(&Context::from_args(&cli.global)?, args).await,
         Command::Test => commands::test(&Context::from_args(&cli.global)?).await,
         Command::Check => commands::check(&Context::from_args(&cli.global)?).await,
+        Command::Lineage(args) => lineage::lineage(&Context::from_args(&cli.global)?, args).await,
         Command::Query(args) => commands::query(&Context::from_args(&cli.global)?, args).await,
         #[cfg(feature = "ballista")]
         Command::Scheduler(args) => {
@@ -351,3 +365,4 @@ pub mod cluster;
 pub mod commands;
 pub mod export;
 pub mod init;
+pub mod lineage;

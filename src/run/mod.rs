@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod lineage;
 pub mod dag;
 pub mod incremental;
 pub mod model;

@@ -67,3 +67,32 @@ fn an_output_that_drops_a_contracted_column_fails_with_the_difference() {
     assert_eq!(clearsight(project.path(), &["build"]).status.code(), Some(1));
     assert!(!project.path().join("warehouse/_published.json").exists());
 }
+
+fn lineage(args: &[&str]) -> serde_json::Value {
+    let out = clearsight(&crate::support::repo(), &[&["--json", "lineage"][..], args].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn listed(v: &serde_json::Value, key: &str, column: &str) -> bool {
+    v[key].as_array().unwrap().iter().any(|c| c == column)
+}
+
+#[test]
+fn revenue_lineage_reaches_the_opportunity_amount_and_its_join_keys() {
+    // Read from the SQL: pipeline_metrics.revenue sums attribution_touchpoints.revenue
+    // (credit * stg_leads.revenue) and lead-less won_amount; stg_opportunities.won_amount is
+    // CASE WHEN is_won THEN amount; stg_leads joins opportunities on its opportunity id.
+    let up = lineage(&["pipeline_metrics.revenue"]);
+    assert!(listed(&up, "computed_from", "crm_opportunities.amount"), "{up}");
+    assert!(listed(&up, "computed_from", "crm_opportunities.is_won"), "{up}");
+    assert!(listed(&up, "filtered_by", "crm_leads.opportunity_id"), "the lead's join key: {up}");
+    assert!(!listed(&up, "computed_from", "crm_leads.opportunity_id"), "{up}");
+    assert!(listed(&up, "filtered_by", "crm_leads.lead_id"), "{up}");
+    assert!(!listed(&up, "computed_from", "ad_spend.cost"), "spend does not make revenue: {up}");
+    assert!(listed(&up, "via_models", "stg_opportunities.won_amount"), "{up}");
+    // Downstream: the opportunity amount computes pipeline and revenue in the mart.
+    let down = lineage(&["--downstream", "crm_opportunities.amount"]);
+    assert!(listed(&down, "computes", "pipeline_metrics.revenue") && listed(&down, "computes", "pipeline_metrics.pipeline"), "{down}");
+    assert!(!listed(&down, "computes", "pipeline_metrics.spend"), "{down}");
+}
