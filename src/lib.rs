@@ -16,6 +16,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod demo;
+pub mod docs;
 pub mod engine;
 pub mod error;
 pub mod export;

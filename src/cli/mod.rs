@@ -89,6 +89,13 @@ pub enum Command {
     /// Column lineage from the models' logical plans: the loaded and settings columns a model
     /// column is computed from, and those that only filter, join or group it.
     Lineage(LineageArgs),
+    /// Write the models' data dictionary as one self-contained HTML page: the graph, every
+    /// model's description, columns (types, descriptions, lineage) and tests.
+    Docs {
+        /// The HTML file to write.
+        #[arg(long, env = "CLEARSIGHT_DOCS_HTML")]
+        html: PathBuf,
+    },
     /// load + run: the nightly job.
     Build(RunArgs),
     /// Run SQL over the published marts and the loaded tables.
@@ -345,6 +352,15 @@ async fn run_command(cli: Cli) -> Result<i32> {
         Command::Build(args) => commands::build(&Context::from_args(&cli.global)?, args).await,
         Command::Test => commands::test(&Context::from_args(&cli.global)?).await,
         Command::Check => commands::check(&Context::from_args(&cli.global)?).await,
+        Command::Docs { html } => {
+            let ctx = Context::from_args(&cli.global)?;
+            let page = crate::docs::page(&ctx.project, &ctx.local_session()?).await?;
+            let tmp = html.with_extension("html.tmp");
+            std::fs::write(&tmp, page)?;
+            std::fs::rename(&tmp, html)?;
+            ctx.progress.line(&format!("data dictionary written to {}", html.display()));
+            Ok(exit::OK)
+        }
         Command::Lineage(args) => lineage::lineage(&Context::from_args(&cli.global)?, args).await,
         Command::Query(args) => commands::query(&Context::from_args(&cli.global)?, args).await,
         #[cfg(feature = "ballista")]

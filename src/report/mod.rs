@@ -6,6 +6,8 @@
 
 mod html;
 mod svg;
+
+pub use html::escape;
 mod views;
 
 use datafusion::arrow::util::display::array_value_to_string;

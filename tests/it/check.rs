@@ -96,3 +96,20 @@ fn revenue_lineage_reaches_the_opportunity_amount_and_its_join_keys() {
     assert!(listed(&down, "computes", "pipeline_metrics.revenue") && listed(&down, "computes", "pipeline_metrics.pipeline"), "{down}");
     assert!(!listed(&down, "computes", "pipeline_metrics.spend"), "{down}");
 }
+
+#[test]
+fn docs_html_is_the_marts_data_dictionary() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let html = out_dir.path().join("docs.html");
+    let out = clearsight(&crate::support::repo(), &["docs", "--html", html.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains(r#"<svg id="dag""#) && !page.contains("http://") && !page.contains("https://"));
+    for mart in ["pipeline_metrics", "attribution_touchpoints", "myopia", "kpi_attainment", "match_coverage", "conversions"] {
+        assert!(page.contains(&format!(r#"<section id="model-{mart}">"#)), "{mart}");
+        assert!(page.contains(&format!(r##"href="#model-{mart}""##)), "{mart} in the graph");
+    }
+    // A contracted column with its type and description, and its lineage link.
+    assert!(page.contains("<code>cac</code></td><td>DOUBLE</td><td>customer acquisition cost: spend / won deals</td>"));
+    assert!(page.contains(r##"<a href="#model-stg_spend">stg_spend</a>"##));
+}
