@@ -13,8 +13,11 @@ use datafusion::prelude::SessionContext;
 
 use crate::support::{repo, rows};
 
+/// `../shared/real-exports/` beside the repository (CI lays shared/ there too).
 pub fn corpus() -> PathBuf {
-    repo().join("../shared/real-exports")
+    let dir = repo().join("../shared/real-exports");
+    assert!(dir.is_dir(), "the real-exports corpus is missing: expected {}", dir.display());
+    dir
 }
 
 /// The corpus's currencies all have rates; amounts are checked in the file's own currency.
