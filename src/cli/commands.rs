@@ -485,12 +485,7 @@ pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
             out.push(b'\n');
         }
     }
-    use std::io::Write;
-    match std::io::stdout().write_all(&out) {
-        // `clearsight query ... | head -1`: the reader had enough; not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other?,
-    }
+    super::output::write_stdout(&out)?;
     Ok(exit::OK)
 }
 
@@ -506,9 +501,7 @@ pub async fn report(ctx: &Context, args: &ReportArgs) -> Result<i32> {
         crate::report::gather(&session, &args.model, &args.window, &published.run_id, currency)
             .await?;
     let page = crate::report::render(&data);
-    let tmp = args.html.with_extension("html.tmp");
-    std::fs::write(&tmp, page)?;
-    std::fs::rename(&tmp, &args.html)?;
+    super::output::write_whole(&args.html, page.as_bytes())?;
     ctx.progress
         .line(&format!("report written to {}", args.html.display()));
     Ok(exit::OK)

@@ -33,18 +33,10 @@ pub async fn export_conversions(ctx: &Context, args: &ConversionArgs) -> Result<
     });
     match &args.out {
         Some(path) => {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, &text)?;
-            std::fs::rename(&tmp, path)?;
+            super::output::write_whole(path, text.as_bytes())?;
             ctx.progress.line(&format!("{rows} conversions written to {}", path.display()));
         }
-        None => {
-            use std::io::Write;
-            match std::io::stdout().write_all(text.as_bytes()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
-            }
-        }
+        None => super::output::write_stdout(text.as_bytes())?,
     }
     Ok(exit::OK)
 }

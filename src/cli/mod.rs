@@ -355,9 +355,7 @@ async fn run_command(cli: Cli) -> Result<i32> {
         Command::Docs { html } => {
             let ctx = Context::from_args(&cli.global)?;
             let page = crate::docs::page(&ctx.project, &ctx.local_session()?).await?;
-            let tmp = html.with_extension("html.tmp");
-            std::fs::write(&tmp, page)?;
-            std::fs::rename(&tmp, html)?;
+            output::write_whole(html, page.as_bytes())?;
             ctx.progress.line(&format!("data dictionary written to {}", html.display()));
             Ok(exit::OK)
         }
@@ -382,3 +380,4 @@ pub mod commands;
 pub mod export;
 pub mod init;
 pub mod lineage;
+pub mod output;
