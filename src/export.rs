@@ -2,10 +2,7 @@
 //! the ad platforms' offline-conversion upload files, so that bidding optimises for pipeline
 //! and revenue instead of form fills.
 
-use std::str::FromStr;
-
 use chrono::{NaiveDate, TimeZone};
-use chrono_tz::Tz;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::prelude::SessionContext;
@@ -100,9 +97,8 @@ fn csv_error(e: impl std::fmt::Display) -> Error {
 
 /// The upload file's text for the published conversions of `session`.
 pub async fn conversions(session: &SessionContext, options: &ExportOptions) -> Result<String> {
-    let tz = Tz::from_str(&options.zone).map_err(|_| {
-        Error::config("config/mart.yaml", format!("reporting_timezone {:?} is not an IANA zone", options.zone))
-    })?;
+    let tz = crate::udf::time::zone(&options.zone)
+        .map_err(|e| Error::config("config/mart.yaml", format!("reporting_timezone: {e}")))?;
     let local = |micros: i64| tz.timestamp_micros(micros).single().map(|t| t.naive_local());
     let kept: Vec<Conversion> = read(session)
         .await?

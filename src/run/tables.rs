@@ -153,13 +153,11 @@ fn mem_table(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     )?)
 }
 
-/// Own hosts as referrer hosts are compared: lower-cased, without a leading `www.` (SPEC 8),
-/// so `www.example.com` in config matches a referrer from `example.com` or `www.example.com`.
+/// Own hosts normalised by the function that normalises referrer hosts (`url_host`:
+/// lower-cased, a leading `www.` removed; SPEC 8), so `www.example.com` in config matches a
+/// referrer from `example.com` or `www.example.com`.
 fn own_hosts(hosts: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = lower(hosts)
-        .into_iter()
-        .map(|h| h.strip_prefix("www.").map(str::to_string).unwrap_or(h))
-        .collect();
+    let mut out: Vec<String> = hosts.iter().filter_map(|h| crate::udf::url::host(h)).collect();
     out.sort();
     out.dedup();
     out

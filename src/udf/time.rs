@@ -29,10 +29,6 @@ pub fn month_of(micros: i64, tz: Tz) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(local.year(), local.month(), 1)
 }
 
-fn days_since_epoch(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
-}
-
 /// The UTC instant (microseconds) of 00:00:00 local on `day` in `tz`; when midnight falls in a
 /// DST gap, the first local instant of that day.
 pub fn midnight_of(day: NaiveDate, tz: Tz) -> Option<i64> {
@@ -122,7 +118,7 @@ impl ScalarUDFImpl for TimeUdf {
                         continue;
                     }
                     let tz = cache.get(zones.value(i), self.name())?;
-                    out.append_option(month_of(ts.value(i), tz).map(days_since_epoch));
+                    out.append_option(month_of(ts.value(i), tz).map(crate::load::values::date32));
                 }
                 Ok(ColumnarValue::Array(Arc::new(out.finish())))
             }
