@@ -10,7 +10,7 @@ use crate::config::Project;
 use crate::error::Result;
 use crate::report::escape;
 use crate::run::lineage::{project_lineage, ColumnLineage, Lineage};
-use crate::run::model::{discover, Model};
+use crate::run::model::Model;
 
 /// Depth of each model: 0 for one that reads only loaded and settings tables.
 fn depths(models: &[Model]) -> BTreeMap<String, usize> {
@@ -95,8 +95,7 @@ fn model_section(m: &Model, lineage: &Lineage) -> String {
 
 /// The page for `project`, planned on `ctx` (no data read).
 pub async fn page(project: &Project, ctx: &SessionContext) -> Result<String> {
-    let lineage = project_lineage(project, ctx).await?;
-    let models = discover(&project.queries_dir())?;
+    let (models, lineage) = project_lineage(project, ctx).await?;
     let marts_first = |m: &&Model| (!m.file.to_string_lossy().contains("/marts/"), m.name.clone());
     let mut shown: Vec<&Model> = models.iter().filter(|m| !m.is_test).collect();
     shown.sort_by_key(marts_first);

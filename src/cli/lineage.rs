@@ -33,7 +33,7 @@ pub async fn lineage(ctx: &Context, args: &LineageArgs) -> Result<i32> {
     let (table, column) = args.column.split_once('.').ok_or_else(|| {
         Error::Usage(format!("{:?}: name a column as MODEL.COLUMN (e.g. pipeline_metrics.revenue)", args.column))
     })?;
-    let all = project_lineage(&ctx.project, &ctx.local_session()?).await?;
+    let (_, all) = project_lineage(&ctx.project, &ctx.local_session()?).await?;
     let json;
     let text;
     if args.downstream {

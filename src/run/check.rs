@@ -22,9 +22,13 @@ pub struct Problem {
     pub message: String,
 }
 
-/// What `check` found: the planned schema of every model that planned, and the problems.
+/// What `check` found: the models in graph order, the planned schema of every model that
+/// planned, and the problems.
 #[derive(Debug, Default)]
 pub struct CheckReport {
+    pub models: Vec<Model>,
+    /// Indices into `models`, each after the models it reads.
+    pub order: Vec<usize>,
     pub planned: Vec<(String, SchemaRef)>,
     pub problems: Vec<Problem>,
 }
@@ -91,7 +95,7 @@ pub async fn check(project: &Project, ctx: &SessionContext) -> Result<CheckRepor
     let order = super::dag::order(&models, &sources)?;
     let mut report = CheckReport::default();
     let mut failed: BTreeSet<String> = BTreeSet::new();
-    for i in order {
+    for &i in &order {
         let m = &models[i];
         if m.is_test {
             continue;
@@ -122,5 +126,7 @@ pub async fn check(project: &Project, ctx: &SessionContext) -> Result<CheckRepor
             }
         }
     }
+    report.models = models;
+    report.order = order;
     Ok(report)
 }

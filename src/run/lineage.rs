@@ -208,9 +208,12 @@ pub async fn lineage(ctx: &SessionContext, models: &[Model], order: &[usize]) ->
     Ok(known)
 }
 
-/// Lineage of every model of `project`: `check` plans them (no data read), then each plan is
-/// walked.
-pub async fn project_lineage(project: &crate::config::Project, ctx: &SessionContext) -> Result<Lineage> {
+/// The models of `project` and the lineage of each: `check` plans them (no data read), then
+/// each plan is walked.
+pub async fn project_lineage(
+    project: &crate::config::Project,
+    ctx: &SessionContext,
+) -> Result<(Vec<Model>, Lineage)> {
     let report = super::check::check(project, ctx).await?;
     if let Some(p) = report.problems.first() {
         return Err(crate::Error::Model {
@@ -219,12 +222,6 @@ pub async fn project_lineage(project: &crate::config::Project, ctx: &SessionCont
             message: format!("does not check, so it has no lineage: {}", p.message),
         });
     }
-    let models = super::model::discover(&project.queries_dir())?;
-    let mut sources: std::collections::BTreeSet<String> =
-        crate::load::schema::TABLES.iter().map(|t| t.to_string()).collect();
-    for (name, _) in super::tables::settings_tables(project)? {
-        sources.insert(name.to_string());
-    }
-    let order = super::dag::order(&models, &sources)?;
-    lineage(ctx, &models, &order).await
+    let all = lineage(ctx, &report.models, &report.order).await?;
+    Ok((report.models, all))
 }
