@@ -128,7 +128,10 @@ impl SourcesConfig {
         for source in &self.sources {
             if let Some(label) = &source.encoding {
                 crate::load::text::named_encoding(label).map_err(|message| {
-                    Error::config(path.display().to_string(), format!("source {}: {message}", source.path))
+                    Error::config(
+                        path.display().to_string(),
+                        format!("source {}: {message}", source.path),
+                    )
                 })?;
             }
         }

@@ -99,7 +99,11 @@ fn csv_error(e: impl std::fmt::Display) -> Error {
 pub async fn conversions(session: &SessionContext, options: &ExportOptions) -> Result<String> {
     let tz = crate::udf::time::zone(&options.zone)
         .map_err(|e| Error::config("config/mart.yaml", format!("reporting_timezone: {e}")))?;
-    let local = |micros: i64| tz.timestamp_micros(micros).single().map(|t| t.naive_local());
+    let local = |micros: i64| {
+        tz.timestamp_micros(micros)
+            .single()
+            .map(|t| t.naive_local())
+    };
     let kept: Vec<Conversion> = read(session)
         .await?
         .into_iter()
@@ -110,24 +114,38 @@ pub async fn conversions(session: &SessionContext, options: &ExportOptions) -> R
             (None, _) => true,
         })
         .collect();
-    let mut w = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
     let money = |v: f64| format!("{v:.2}");
     match options.platform {
         Platform::GoogleAds => {
-            w.write_record([format!("Parameters:TimeZone={}", options.zone)]).map_err(csv_error)?;
-            w.write_record(["Google Click ID", "Conversion Name", "Conversion Time", "Conversion Value", "Conversion Currency"])
+            w.write_record([format!("Parameters:TimeZone={}", options.zone)])
                 .map_err(csv_error)?;
+            w.write_record([
+                "Google Click ID",
+                "Conversion Name",
+                "Conversion Time",
+                "Conversion Value",
+                "Conversion Currency",
+            ])
+            .map_err(csv_error)?;
             for c in &kept {
-                let (Some(gclid), Some(at)) = (&c.gclid, local(c.micros)) else { continue };
+                let (Some(gclid), Some(at)) = (&c.gclid, local(c.micros)) else {
+                    continue;
+                };
                 let time = at.format("%Y-%m-%d %H:%M:%S").to_string();
                 w.write_record([gclid, &c.name, &time, &money(c.value), &options.currency])
                     .map_err(csv_error)?;
             }
         }
         Platform::Meta => {
-            w.write_record(["email", "event_name", "event_time", "value", "currency"]).map_err(csv_error)?;
+            w.write_record(["email", "event_name", "event_time", "value", "currency"])
+                .map_err(csv_error)?;
             for c in &kept {
-                let Some(email) = &c.email_sha256 else { continue };
+                let Some(email) = &c.email_sha256 else {
+                    continue;
+                };
                 let seconds = c.micros.div_euclid(1_000_000).to_string();
                 w.write_record([email, &c.name, &seconds, &money(c.value), &options.currency])
                     .map_err(csv_error)?;

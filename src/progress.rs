@@ -50,16 +50,25 @@ impl Progress {
         let mut slot = bar_slot().lock().expect("progress bar");
         let b = slot.get_or_insert_with(|| {
             let bar = ProgressBar::new(total as u64);
-            let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} (ETA {eta})")
-                .expect("a valid template")
-                .progress_chars("=> ");
+            let style =
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} (ETA {eta})")
+                    .expect("a valid template")
+                    .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(what.to_string());
-            Bar { bar, started: Instant::now(), bytes: 0 }
+            Bar {
+                bar,
+                started: Instant::now(),
+                bytes: 0,
+            }
         });
         b.bytes += bytes;
         let seconds = b.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = if b.bytes > 0 { format!("{:.1} MB/s ", b.bytes as f64 / 1e6 / seconds) } else { String::new() };
+        let rate = if b.bytes > 0 {
+            format!("{:.1} MB/s ", b.bytes as f64 / 1e6 / seconds)
+        } else {
+            String::new()
+        };
         b.bar.set_position(done as u64);
         b.bar.set_message(format!("{rate}{message}"));
         if done >= total {

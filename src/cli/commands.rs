@@ -83,7 +83,10 @@ fn demo_project(global: &GlobalArgs) -> Result<Option<GlobalArgs>> {
     };
     super::init::init(&dir)?;
     if !global.quiet {
-        eprintln!("no config/ here: created the demo project {}", dir.display());
+        eprintln!(
+            "no config/ here: created the demo project {}",
+            dir.display()
+        );
     }
     Ok(Some(GlobalArgs {
         project: dir,
@@ -171,7 +174,11 @@ pub async fn headline(ctx: &Context, window: &str) -> Result<()> {
     for (level, title) in [("channel", "Paid channels"), ("campaign", "Paid campaigns")] {
         let sql = myopia_sql(level, window);
         let batches = session.sql(&sql).await?.collect().await?;
-        let span = if window == "all" { "all months".to_string() } else { format!("window {window}") };
+        let span = if window == "all" {
+            "all months".to_string()
+        } else {
+            format!("window {window}")
+        };
         println!("\n{title}, {span}, data-driven attribution (CPL rank 1 = cheapest, ROI rank 1 = best):");
         println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
         let rows = crate::report::table(&session, &sql).await?;
@@ -272,60 +279,8 @@ async fn run_models(
     runner.run(&options).await
 }
 
-/// `clearsight check`: plans every model, reads no data; exit 1 when a model does not check.
-pub async fn check(ctx: &Context) -> Result<i32> {
-    let report = crate::run::check::check(&ctx.project, &ctx.local_session()?).await?;
-    if ctx.json {
-        let models: Vec<serde_json::Value> = report
-            .planned
-            .iter()
-            .map(|(name, schema)| {
-                let columns: Vec<serde_json::Value> = schema
-                    .fields()
-                    .iter()
-                    .map(|f| serde_json::json!({"name": f.name(), "type": crate::run::check::sql_type(f.data_type())}))
-                    .collect();
-                serde_json::json!({"model": name, "columns": columns})
-            })
-            .collect();
-        let problems: Vec<serde_json::Value> = report
-            .problems
-            .iter()
-            .map(|p| serde_json::json!({"model": p.model, "file": p.file, "message": p.message}))
-            .collect();
-        println!("{}", serde_json::json!({"models": models, "problems": problems}));
-    }
-    for p in &report.problems {
-        eprintln!("{}: {}: {}", p.file, p.model, p.message);
-    }
-    ctx.progress.line(&format!(
-        "{} models planned, {} do not check",
-        report.planned.len(),
-        report.problems.len()
-    ));
-    Ok(if report.problems.is_empty() { exit::OK } else { exit::MODEL_FAILURE })
-}
-
-/// `run` and `build` check every model first and build nothing when one does not check.
-async fn check_first(ctx: &Context) -> Result<()> {
-    let report = crate::run::check::check(&ctx.project, &ctx.local_session()?).await?;
-    match report.problems.first() {
-        None => Ok(()),
-        Some(first) => Err(crate::Error::Model {
-            model: first.model.clone(),
-            file: first.file.clone().into(),
-            message: report
-                .problems
-                .iter()
-                .map(|p| format!("{}: {}", p.model, p.message))
-                .collect::<Vec<_>>()
-                .join("\n  "),
-        }),
-    }
-}
-
 pub async fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
-    check_first(ctx).await?;
+    super::check::check_first(ctx).await?;
     let lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
     let session = ctx.session().await?;
     let report = run_models(ctx, session, args, &lock).await?;
@@ -334,7 +289,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
 
 /// load + run under one lock, so a second build is refused before it loads anything.
 pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
-    check_first(ctx).await?;
+    super::check::check_first(ctx).await?;
     let lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
     // Connect first: an unreachable scheduler fails the build before anything is loaded.
     let session = ctx.session().await?;
@@ -497,9 +452,14 @@ pub async fn report(ctx: &Context, args: &ReportArgs) -> Result<i32> {
     };
     let session = query_session(ctx).await?;
     let currency = &ctx.project.sources.reporting_currency;
-    let data =
-        crate::report::gather(&session, &args.model, &args.window, &published.run_id, currency)
-            .await?;
+    let data = crate::report::gather(
+        &session,
+        &args.model,
+        &args.window,
+        &published.run_id,
+        currency,
+    )
+    .await?;
     let page = crate::report::render(&data);
     super::output::write_whole(&args.html, page.as_bytes())?;
     ctx.progress

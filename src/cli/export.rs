@@ -1,7 +1,7 @@
 //! `clearsight export conversions`: the CLI side of [`crate::export`].
 
 use super::commands::query_session;
-use super::{ConversionArgs, Context};
+use super::{Context, ConversionArgs};
 use crate::error::{exit, Result};
 use crate::run::publish::Published;
 
@@ -34,10 +34,10 @@ pub async fn export_conversions(ctx: &Context, args: &ConversionArgs) -> Result<
     match &args.out {
         Some(path) => {
             super::output::write_whole(path, text.as_bytes())?;
-            ctx.progress.line(&format!("{rows} conversions written to {}", path.display()));
+            ctx.progress
+                .line(&format!("{rows} conversions written to {}", path.display()));
         }
         None => super::output::write_stdout(text.as_bytes())?,
     }
     Ok(exit::OK)
 }
-

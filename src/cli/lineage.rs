@@ -12,7 +12,10 @@ fn is_source_table(table: &str) -> bool {
 }
 
 fn names(set: &BTreeSet<Source>, keep: impl Fn(&str) -> bool) -> Vec<String> {
-    set.iter().filter(|(t, _)| keep(t)).map(|(t, c)| format!("{t}.{c}")).collect()
+    set.iter()
+        .filter(|(t, _)| keep(t))
+        .map(|(t, c)| format!("{t}.{c}"))
+        .collect()
 }
 
 fn tree(title: &str, branches: &[(&str, Vec<String>)]) -> String {
@@ -22,7 +25,11 @@ fn tree(title: &str, branches: &[(&str, Vec<String>)]) -> String {
         out += &format!("{} {label}\n", if last { "└─" } else { "├─" });
         for (i, item) in items.iter().enumerate() {
             let pipe = if last { "   " } else { "│  " };
-            let end = if i + 1 == items.len() { "└─" } else { "├─" };
+            let end = if i + 1 == items.len() {
+                "└─"
+            } else {
+                "├─"
+            };
             out += &format!("{pipe}{end} {item}\n");
         }
     }
@@ -31,7 +38,10 @@ fn tree(title: &str, branches: &[(&str, Vec<String>)]) -> String {
 
 pub async fn lineage(ctx: &Context, args: &LineageArgs) -> Result<i32> {
     let (table, column) = args.column.split_once('.').ok_or_else(|| {
-        Error::Usage(format!("{:?}: name a column as MODEL.COLUMN (e.g. pipeline_metrics.revenue)", args.column))
+        Error::Usage(format!(
+            "{:?}: name a column as MODEL.COLUMN (e.g. pipeline_metrics.revenue)",
+            args.column
+        ))
     })?;
     let (_, all) = project_lineage(&ctx.project, &ctx.local_session()?).await?;
     let json;
@@ -48,25 +58,44 @@ pub async fn lineage(ctx: &Context, args: &LineageArgs) -> Result<i32> {
                 }
             }
         }
-        json = serde_json::json!({"column": args.column, "computes": computed, "filters": filtered});
-        text = tree(&args.column, &[("computes", computed), ("only filters, joins or groups", filtered)]);
+        json =
+            serde_json::json!({"column": args.column, "computes": computed, "filters": filtered});
+        text = tree(
+            &args.column,
+            &[
+                ("computes", computed),
+                ("only filters, joins or groups", filtered),
+            ],
+        );
     } else {
         let l = all
             .get(table)
             .and_then(|cols| cols.iter().find(|c| c.0 == column))
             .map(|c| c.1.clone())
-            .ok_or_else(|| Error::Usage(format!("no model column {}: run `clearsight check --json` to list them", args.column)))?;
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "no model column {}: run `clearsight check --json` to list them",
+                    args.column
+                ))
+            })?;
         let computed = names(&l.computed_from, is_source_table);
-        let only: BTreeSet<Source> = l.filtered_by.difference(&l.computed_from).cloned().collect();
+        let only: BTreeSet<Source> = l
+            .filtered_by
+            .difference(&l.computed_from)
+            .cloned()
+            .collect();
         let filtered = names(&only, is_source_table);
         let mut via = names(&l.computed_from, |t| !is_source_table(t));
         via.extend(names(&only, |t| !is_source_table(t)));
         json = serde_json::json!({"column": args.column, "computed_from": computed, "filtered_by": filtered, "via_models": via});
-        text = tree(&args.column, &[
-            ("computed from", computed),
-            ("only filters, joins or groups it", filtered),
-            ("through the model columns", via),
-        ]);
+        text = tree(
+            &args.column,
+            &[
+                ("computed from", computed),
+                ("only filters, joins or groups it", filtered),
+                ("through the model columns", via),
+            ],
+        );
     }
     if ctx.json {
         println!("{json}");

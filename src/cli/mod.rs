@@ -197,8 +197,13 @@ pub struct ConversionArgs {
     #[arg(long, env = "CLEARSIGHT_EXPORT_PLATFORM", value_enum)]
     pub platform: crate::export::Platform,
     /// Stages to export, comma-separated.
-    #[arg(long, env = "CLEARSIGHT_EXPORT_STAGE", value_enum, value_delimiter = ',',
-          default_value = "sql,opportunity,won")]
+    #[arg(
+        long,
+        env = "CLEARSIGHT_EXPORT_STAGE",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sql,opportunity,won"
+    )]
     pub stage: Vec<crate::export::Stage>,
     /// Only conversions at or after this day (YYYY-MM-DD, in the reporting time zone).
     #[arg(long, env = "CLEARSIGHT_EXPORT_SINCE", value_parser = parse_day)]
@@ -209,7 +214,8 @@ pub struct ConversionArgs {
 }
 
 fn parse_day(s: &str) -> std::result::Result<chrono::NaiveDate, String> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a day (YYYY-MM-DD)"))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a day (YYYY-MM-DD)"))
 }
 
 #[derive(Debug, Args)]
@@ -351,14 +357,8 @@ async fn run_command(cli: Cli) -> Result<i32> {
         Command::Run(args) => commands::run(&Context::from_args(&cli.global)?, args).await,
         Command::Build(args) => commands::build(&Context::from_args(&cli.global)?, args).await,
         Command::Test => commands::test(&Context::from_args(&cli.global)?).await,
-        Command::Check => commands::check(&Context::from_args(&cli.global)?).await,
-        Command::Docs { html } => {
-            let ctx = Context::from_args(&cli.global)?;
-            let page = crate::docs::page(&ctx.project, &ctx.local_session()?).await?;
-            output::write_whole(html, page.as_bytes())?;
-            ctx.progress.line(&format!("data dictionary written to {}", html.display()));
-            Ok(exit::OK)
-        }
+        Command::Check => check::check(&Context::from_args(&cli.global)?).await,
+        Command::Docs { html } => check::docs(&Context::from_args(&cli.global)?, html).await,
         Command::Lineage(args) => lineage::lineage(&Context::from_args(&cli.global)?, args).await,
         Command::Query(args) => commands::query(&Context::from_args(&cli.global)?, args).await,
         #[cfg(feature = "ballista")]
@@ -374,6 +374,7 @@ async fn run_command(cli: Cli) -> Result<i32> {
     }
 }
 
+pub mod check;
 #[cfg(feature = "ballista")]
 pub mod cluster;
 pub mod commands;

@@ -66,7 +66,8 @@ impl Cells<'_, '_> {
         currency_col: &str,
         cfg: &SourcesConfig,
     ) -> Result<[Value; 3], Rejection> {
-        let original = values::amount(self.0.get(col), self.1).map_err(|r| self.0.reject(col, r))?;
+        let original =
+            values::amount(self.0.get(col), self.1).map_err(|r| self.0.reject(col, r))?;
         let currency = self.0.get(currency_col);
         let currency_value =
             values::text(currency).map_or(Value::Null, |c| Value::Text(c.to_ascii_uppercase()));
@@ -233,7 +234,12 @@ fn opportunity_row(
 }
 
 /// Parses one CRM extract of `kind`.
-pub fn parse(source: &Source, cfg: &SourcesConfig, file: &str, text: &str) -> Result<Parsed, String> {
+pub fn parse(
+    source: &Source,
+    cfg: &SourcesConfig,
+    file: &str,
+    text: &str,
+) -> Result<Parsed, String> {
     let (kind, fields) = (source.kind, &source.fields);
     let is_lead = matches!(
         kind,

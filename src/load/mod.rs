@@ -100,7 +100,11 @@ pub fn parse_file(
         SourceKind::Ga4Json => ga4::parse_json(file_name, bytes),
         SourceKind::Ga4Parquet => ga4::parse_parquet(file_name, text::decompress(bytes)?),
         kind => {
-            let encoding = source.encoding.as_deref().map(text::named_encoding).transpose()?;
+            let encoding = source
+                .encoding
+                .as_deref()
+                .map(text::named_encoding)
+                .transpose()?;
             let text = text::decode(&text::decompress(bytes)?, encoding);
             match kind {
                 SourceKind::SalesforceLeads

@@ -127,7 +127,10 @@ mod tests {
 
     #[test]
     fn counts_are_whole() {
-        assert_eq!(count("\"9,380\"".trim_matches('"'), DOT).unwrap(), Some(9380));
+        assert_eq!(
+            count("\"9,380\"".trim_matches('"'), DOT).unwrap(),
+            Some(9380)
+        );
         assert!(count("1.5", DOT).is_err());
     }
 }

@@ -209,7 +209,9 @@ fn is_total_line(record: &csv::StringRecord) -> bool {
 /// Meta's placeholder line of an empty export.
 fn is_no_data_line(record: &csv::StringRecord) -> bool {
     let mut cells = record.iter().map(str::trim).filter(|f| !f.is_empty());
-    let first = cells.next().map(|f| f.trim_end_matches('.').to_ascii_lowercase());
+    let first = cells
+        .next()
+        .map(|f| f.trim_end_matches('.').to_ascii_lowercase());
     cells.next().is_none() && first.as_deref() == Some("no data available")
 }
 

@@ -76,17 +76,22 @@ fn default_platform(kind: SourceKind) -> &'static str {
 /// One side of a range line: `March 27, 2026`, `27 January 2026`, `1 May 2026`, ISO or US.
 fn range_date(text: &str) -> Option<NaiveDate> {
     let s = text.trim().trim_matches('"').trim();
-    ["%B %d, %Y", "%d %B %Y", "%b %d, %Y", "%d %b %Y", "%Y-%m-%d", "%m/%d/%Y"]
-        .iter()
-        .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+    [
+        "%B %d, %Y",
+        "%d %B %Y",
+        "%b %d, %Y",
+        "%d %b %Y",
+        "%Y-%m-%d",
+        "%m/%d/%Y",
+    ]
+    .iter()
+    .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
 }
 
 /// The report's date range from a preamble line `START - END` (first and last day included).
 pub fn range_line(line: &str) -> Option<(NaiveDate, NaiveDate)> {
     let line = line.trim().trim_matches('"');
-    let (from, to) = line
-        .split_once(" - ")
-        .or_else(|| line.split_once(" – "))?;
+    let (from, to) = line.split_once(" - ").or_else(|| line.split_once(" – "))?;
     let (from, to) = (range_date(from)?, range_date(to)?);
     (from <= to).then_some((from, to))
 }
@@ -191,7 +196,10 @@ fn read_line(
     };
     Ok(Line {
         platform,
-        campaign: cols.campaign.as_deref().and_then(|c| values::text(row.get(c))),
+        campaign: cols
+            .campaign
+            .as_deref()
+            .and_then(|c| values::text(row.get(c))),
         cost_original,
         rate,
         currency,
@@ -209,7 +217,13 @@ fn spread_count(total: Option<i64>, day: i64, days: i64) -> Value {
 }
 
 /// The canonical rows of one line: one for a dated row, one per day of the range otherwise.
-fn push_rows(rows: &mut RowCollector, line: &Line, dating: &Dating, row: &CsvRow, file: &str) -> Result<(), Rejection> {
+fn push_rows(
+    rows: &mut RowCollector,
+    line: &Line,
+    dating: &Dating,
+    row: &CsvRow,
+    file: &str,
+) -> Result<(), Rejection> {
     let (first, days, precision) = match dating {
         Dating::Column(col) => {
             let date = values::date(row.get(col)).map_err(|r| row.reject(col, r))?;
@@ -272,17 +286,30 @@ mod tests {
             range_line("27 January 2026 - 23 February 2026"),
             Some((d(2026, 1, 27), d(2026, 2, 23)))
         );
-        assert_eq!(range_line("1 May 2026 - 8 May 2026"), Some((d(2026, 5, 1), d(2026, 5, 8))));
-        assert_eq!(range_line("Jan 5, 2026 - Feb 1, 2026"), Some((d(2026, 1, 5), d(2026, 2, 1))));
+        assert_eq!(
+            range_line("1 May 2026 - 8 May 2026"),
+            Some((d(2026, 5, 1), d(2026, 5, 8)))
+        );
+        assert_eq!(
+            range_line("Jan 5, 2026 - Feb 1, 2026"),
+            Some((d(2026, 1, 5), d(2026, 2, 1)))
+        );
         assert_eq!(range_line("All time"), None);
-        assert_eq!(range_line("8 May 2026 - 1 May 2026"), None, "end before start");
+        assert_eq!(
+            range_line("8 May 2026 - 1 May 2026"),
+            None,
+            "end before start"
+        );
     }
 
     #[test]
     fn counts_spread_to_whole_days_that_add_up() {
         // 264 clicks over 28 days: 12 days of 10, 16 of 9.
         let parts: Vec<Value> = (0..28).map(|d| spread_count(Some(264), d, 28)).collect();
-        let sum: i64 = parts.iter().map(|v| if let Value::Int(x) = v { *x } else { 0 }).sum();
+        let sum: i64 = parts
+            .iter()
+            .map(|v| if let Value::Int(x) = v { *x } else { 0 })
+            .sum();
         assert_eq!(sum, 264);
         assert_eq!(parts[0], Value::Int(10));
         assert_eq!(parts[11], Value::Int(10));

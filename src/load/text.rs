@@ -18,7 +18,9 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 /// A reader of the file's content, decompressing gzip (every member of a multi-member file).
 pub fn reader(bytes: Bytes) -> Box<dyn Read + Send> {
     if is_gzip(&bytes) {
-        Box::new(flate2::read::MultiGzDecoder::new(std::io::Cursor::new(bytes)))
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::Cursor::new(
+            bytes,
+        )))
     } else {
         Box::new(std::io::Cursor::new(bytes))
     }
@@ -104,7 +106,10 @@ mod tests {
         let bytes = Bytes::from(gz.finish().unwrap());
         assert!(is_gzip(&bytes));
         assert_eq!(&decompress(bytes).unwrap()[..], b"hello");
-        assert_eq!(&decompress(Bytes::from_static(b"plain")).unwrap()[..], b"plain");
+        assert_eq!(
+            &decompress(Bytes::from_static(b"plain")).unwrap()[..],
+            b"plain"
+        );
         assert!(decompress(Bytes::from_static(&[0x1f, 0x8b, 0, 1])).is_err());
     }
 }

@@ -83,7 +83,9 @@ fn cell(column: &str, value: &Cell, sign: &str) -> String {
         Cell::Text(t) if t == "false" && column == "myopia_flag" => {
             format!(r#"<td data-col="{column}"></td>"#)
         }
-        Cell::Text(t) if t == "maturing" => format!(r#"<td class="maturing" data-col="{column}">maturing</td>"#),
+        Cell::Text(t) if t == "maturing" => {
+            format!(r#"<td class="maturing" data-col="{column}">maturing</td>"#)
+        }
         Cell::Text(t) => format!(r#"<td data-col="{column}">{}</td>"#, escape(t)),
         Cell::Number(v) => {
             let shown = match format_for(column) {
@@ -169,13 +171,27 @@ pub fn page(d: &ReportData) -> String {
             .iter()
             .map(|v| {
                 let selected = if v == chosen { " selected" } else { "" };
-                format!(r#"<option value="{v}"{selected}>{v}</option>"#, v = escape(v))
+                format!(
+                    r#"<option value="{v}"{selected}>{v}</option>"#,
+                    v = escape(v)
+                )
             })
             .collect()
     };
-    let models: Vec<String> = crate::ATTRIBUTION_MODELS.iter().map(|m| m.to_string()).collect();
-    let views: String = d.views.iter().map(|v| super::views::view(v, d, &sign)).collect();
-    let model_views: String = d.model_views.iter().map(|v| super::views::model_view(v, d, &sign)).collect();
+    let models: Vec<String> = crate::ATTRIBUTION_MODELS
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    let views: String = d
+        .views
+        .iter()
+        .map(|v| super::views::view(v, d, &sign))
+        .collect();
+    let model_views: String = d
+        .model_views
+        .iter()
+        .map(|v| super::views::model_view(v, d, &sign))
+        .collect();
     format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Clearsight: channels by pipeline and revenue</title><style>{STYLE}</style></head><body>
 <h1>Channels by pipeline and revenue</h1><p class="sub">run <code>{run}</code> · money in {currency}</p>

@@ -148,7 +148,8 @@ fn rows_where(t: &Table, filters: &[(&str, &str)], drop: &[&str]) -> Table {
     }
 }
 
-const MYOPIA_SQL: &str = "SELECT attribution_model, \"window\", level, channel, campaign, spend, leads, cpl, sqls,
+const MYOPIA_SQL: &str =
+    "SELECT attribution_model, \"window\", level, channel, campaign, spend, leads, cpl, sqls,
         cost_per_sql, cac, pipeline, revenue, roi, cpl_rank, roi_rank, myopia_flag
     FROM myopia ORDER BY attribution_model, \"window\", level, revenue DESC, channel, campaign";
 
@@ -188,7 +189,12 @@ pub async fn gather(
             };
             let mut channels = of("channel");
             channels = rows_where(&channels, &[], &["campaign"]);
-            views.push(View { model: m.to_string(), window: w.clone(), channels, campaigns: of("campaign") });
+            views.push(View {
+                model: m.to_string(),
+                window: w.clone(),
+                channels,
+                campaigns: of("campaign"),
+            });
         }
     }
     let funnel = table(ctx,

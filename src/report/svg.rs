@@ -40,7 +40,11 @@ pub fn rank_chart(class: &str, points: &[(String, usize, usize, bool)]) -> Strin
         size - pad,
         size - pad
     );
-    let labels = label_positions(points.iter().map(|p| (x(p.1) + 10.0, y(p.2) + 4.0, p.0.len())));
+    let labels = label_positions(
+        points
+            .iter()
+            .map(|p| (x(p.1) + 10.0, y(p.2) + 4.0, p.0.len())),
+    );
     for ((name, cpl, roi, flagged), (tx, ty)) in points.iter().zip(labels) {
         let color = if *flagged { "#c0392b" } else { "#2c7fb8" };
         out += &format!(
@@ -60,7 +64,10 @@ pub fn label_positions(wanted: impl Iterator<Item = (f64, f64, usize)>) -> Vec<(
     wanted
         .map(|(x, mut y, chars)| {
             let w = chars as f64 * 6.0;
-            while placed.iter().any(|&(px, py, pw)| (py - y).abs() < 12.0 && x < px + pw && px < x + w) {
+            while placed
+                .iter()
+                .any(|&(px, py, pw)| (py - y).abs() < 12.0 && x < px + pw && px < x + w)
+            {
                 y += 12.0;
             }
             placed.push((x, y, w));
@@ -70,7 +77,13 @@ pub fn label_positions(wanted: impl Iterator<Item = (f64, f64, usize)>) -> Vec<(
 }
 
 /// One monthly series as a line on its own scale; `maturing` months are drawn dashed.
-pub fn month_chart(class: &str, label: &str, color: &str, months: &[(String, f64, bool)], sign: &str) -> String {
+pub fn month_chart(
+    class: &str,
+    label: &str,
+    color: &str,
+    months: &[(String, f64, bool)],
+    sign: &str,
+) -> String {
     let (w, h, pad) = (560.0, 200.0, 64.0);
     let max = months.iter().map(|m| m.1).fold(0.0_f64, f64::max).max(1.0);
     let n = months.len().max(2) - 1;
@@ -87,16 +100,29 @@ pub fn month_chart(class: &str, label: &str, color: &str, months: &[(String, f64
         max = super::html::money(max, sign)
     );
     for (i, pair) in months.windows(2).enumerate() {
-        let dash = if pair[1].2 { r#" stroke-dasharray="5 4""# } else { "" };
+        let dash = if pair[1].2 {
+            r#" stroke-dasharray="5 4""#
+        } else {
+            ""
+        };
         out += &format!(
             r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="2.5"{dash}/>"#,
-            px(i), py(pair[0].1), px(i + 1), py(pair[1].1)
+            px(i),
+            py(pair[0].1),
+            px(i + 1),
+            py(pair[1].1)
         );
     }
     for (i, m) in months.iter().enumerate() {
         out += &format!(
             r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{}: {}</title></circle><text x="{:.1}" y="{}" class="axis" text-anchor="middle">{}</text>"#,
-            px(i), py(m.1), escape(&m.0), super::html::money(m.1, sign), px(i), h - 8.0, escape(&m.0[..7.min(m.0.len())])
+            px(i),
+            py(m.1),
+            escape(&m.0),
+            super::html::money(m.1, sign),
+            px(i),
+            h - 8.0,
+            escape(&m.0[..7.min(m.0.len())])
         );
     }
     out += &format!(r#"<text x="{pad}" y="16" class="legend" fill="{color}">— {label}</text>"#);

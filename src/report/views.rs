@@ -12,14 +12,27 @@ fn rank_points(t: &Table, name_cols: &[&str]) -> Vec<(String, usize, usize, bool
     t.rows
         .iter()
         .filter_map(|r| {
-            let name = names.iter().map(|&i| r[i].text()).collect::<Vec<_>>().join(" / ");
-            Some((name, r[cpl].number()? as usize, r[roi].number()? as usize, r[flag].text() == "true"))
+            let name = names
+                .iter()
+                .map(|&i| r[i].text())
+                .collect::<Vec<_>>()
+                .join(" / ");
+            Some((
+                name,
+                r[cpl].number()? as usize,
+                r[roi].number()? as usize,
+                r[flag].text() == "true",
+            ))
         })
         .collect()
 }
 
 fn headline(points: &[(String, usize, usize, bool)], what: &str) -> String {
-    let flagged: Vec<&str> = points.iter().filter(|p| p.3).map(|p| p.0.as_str()).collect();
+    let flagged: Vec<&str> = points
+        .iter()
+        .filter(|p| p.3)
+        .map(|p| p.0.as_str())
+        .collect();
     if flagged.is_empty() {
         format!("No {what} is cheap by cost per lead and poor by ROI.")
     } else {
@@ -36,7 +49,18 @@ fn campaign_tables(campaigns: &Table, sign: &str) -> String {
     let mut channels: Vec<String> = campaigns.rows.iter().map(|r| r[ch].text()).collect();
     channels.sort();
     channels.dedup();
-    let cols = ["campaign", "spend", "leads", "cpl", "sqls", "cost_per_sql", "pipeline", "revenue", "roi", "myopia_flag"];
+    let cols = [
+        "campaign",
+        "spend",
+        "leads",
+        "cpl",
+        "sqls",
+        "cost_per_sql",
+        "pipeline",
+        "revenue",
+        "roi",
+        "myopia_flag",
+    ];
     let idx: Vec<usize> = cols.iter().map(|c| campaigns.col(c)).collect();
     channels
         .iter()
@@ -84,11 +108,18 @@ pub fn view(v: &View, _d: &ReportData, sign: &str) -> String {
 /// than the median lead-to-won time: their revenue will still grow.
 fn is_maturing(month: &str, d: &ReportData) -> bool {
     let parse = |s: &str| chrono::NaiveDate::parse_from_str(&s[..10.min(s.len())], "%Y-%m-%d").ok();
-    let (Some(days), Some(last)) = (d.median_days_to_won, d.last_lead_day.as_deref().and_then(parse)) else {
+    let (Some(days), Some(last)) = (
+        d.median_days_to_won,
+        d.last_lead_day.as_deref().and_then(parse),
+    ) else {
         return false;
     };
-    let Some(first) = parse(month) else { return false };
-    let end = first.checked_add_months(chrono::Months::new(1)).unwrap_or(first);
+    let Some(first) = parse(month) else {
+        return false;
+    };
+    let end = first
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(first);
     ((last - end).num_days() as f64) < days
 }
 
@@ -105,25 +136,42 @@ pub fn maturing_note(d: &ReportData) -> String {
 
 /// What one model decides: the monthly spend and revenue charts (two scales), funnel.
 pub fn model_view(v: &ModelView, d: &ReportData, sign: &str) -> String {
-    let (month, spend, revenue) = (v.trend.col("month"), v.trend.col("spend"), v.trend.col("revenue"));
+    let (month, spend, revenue) = (
+        v.trend.col("month"),
+        v.trend.col("spend"),
+        v.trend.col("revenue"),
+    );
     let series = |col: usize| -> Vec<(String, f64, bool)> {
         v.trend
             .rows
             .iter()
-            .map(|r| (r[month].text(), r[col].number().unwrap_or(0.0), is_maturing(&r[month].text(), d)))
+            .map(|r| {
+                (
+                    r[month].text(),
+                    r[col].number().unwrap_or(0.0),
+                    is_maturing(&r[month].text(), d),
+                )
+            })
             .collect()
     };
     let mut trend = v.trend.clone();
     trend.columns.push("cohort".into());
     for r in &mut trend.rows {
         let maturing = is_maturing(&r[month].text(), d);
-        r.push(Cell::Text(if maturing { "maturing" } else { "mature" }.into()));
+        r.push(Cell::Text(
+            if maturing { "maturing" } else { "mature" }.into(),
+        ));
     }
     let funnel: Vec<(String, [f64; 5])> = v
         .funnel
         .rows
         .iter()
-        .map(|r| (r[0].text(), [1, 2, 3, 4, 5].map(|i| r[i].number().unwrap_or(0.0))))
+        .map(|r| {
+            (
+                r[0].text(),
+                [1, 2, 3, 4, 5].map(|i| r[i].number().unwrap_or(0.0)),
+            )
+        })
         .collect();
     format!(
         r#"<div class="model-view" data-model="{m}">
@@ -132,7 +180,13 @@ pub fn model_view(v: &ModelView, d: &ReportData, sign: &str) -> String {
 </div>"#,
         m = escape(&v.model),
         spend_chart = svg::month_chart("spend-chart", "spend", "#7f8c8d", &series(spend), sign),
-        revenue_chart = svg::month_chart("revenue-chart", "attributed revenue", "#27ae60", &series(revenue), sign),
+        revenue_chart = svg::month_chart(
+            "revenue-chart",
+            "attributed revenue",
+            "#27ae60",
+            &series(revenue),
+            sign
+        ),
         trend = html_table("trend", &trend, sign),
         funnel_chart = svg::funnel_chart(&funnel),
         funnel = html_table("funnel", &v.funnel, sign),

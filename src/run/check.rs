@@ -61,14 +61,21 @@ pub fn contract_differences(model: &Model, schema: &Schema) -> Vec<String> {
             Ok(f) => {
                 let got = sql_type(f.data_type());
                 if !got.eq_ignore_ascii_case(c.data_type.trim()) {
-                    out.push(format!("column {} is {got}, the contract says {}", c.name, c.data_type));
+                    out.push(format!(
+                        "column {} is {got}, the contract says {}",
+                        c.name, c.data_type
+                    ));
                 }
             }
         }
     }
     for f in schema.fields() {
         if !contract.iter().any(|c| &c.name == f.name()) {
-            out.push(format!("extra column {} ({})", f.name(), sql_type(f.data_type())));
+            out.push(format!(
+                "extra column {} ({})",
+                f.name(),
+                sql_type(f.data_type())
+            ));
         }
     }
     out
@@ -106,7 +113,9 @@ pub async fn check(project: &Project, ctx: &SessionContext) -> Result<CheckRepor
             message,
         };
         if let Some(up) = m.reads.iter().find(|r| failed.contains(*r)) {
-            report.problems.push(problem(format!("not checked: it reads {up}, which does not check")));
+            report.problems.push(problem(format!(
+                "not checked: it reads {up}, which does not check"
+            )));
             failed.insert(m.name.clone());
             continue;
         }
@@ -119,7 +128,10 @@ pub async fn check(project: &Project, ctx: &SessionContext) -> Result<CheckRepor
                 let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
                 let diffs = contract_differences(m, &schema);
                 if !diffs.is_empty() {
-                    report.problems.push(problem(format!("output differs from its contract: {}", diffs.join("; "))));
+                    report.problems.push(problem(format!(
+                        "output differs from its contract: {}",
+                        diffs.join("; ")
+                    )));
                 }
                 empty_table(ctx, &m.name, schema.clone())?;
                 report.planned.push((m.name.clone(), schema));

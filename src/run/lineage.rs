@@ -28,7 +28,8 @@ pub struct ColumnLineage {
 
 impl ColumnLineage {
     fn absorb(&mut self, other: &ColumnLineage) {
-        self.computed_from.extend(other.computed_from.iter().cloned());
+        self.computed_from
+            .extend(other.computed_from.iter().cloned());
         self.filtered_by.extend(other.filtered_by.iter().cloned());
     }
 
@@ -50,7 +51,8 @@ impl Walker<'_> {
     /// The lineage of each output column of `plan`, in its schema's order.
     fn plan(&self, plan: &LogicalPlan) -> Vec<ColumnLineage> {
         let inputs: Vec<Vec<ColumnLineage>> = plan.inputs().iter().map(|p| self.plan(p)).collect();
-        let resolve = |e: &Expr, within: &LogicalPlan, of: &[ColumnLineage]| self.expr(e, within, of);
+        let resolve =
+            |e: &Expr, within: &LogicalPlan, of: &[ColumnLineage]| self.expr(e, within, of);
         match plan {
             LogicalPlan::TableScan(scan) => {
                 let table = scan.table_name.table().to_lowercase();
@@ -60,37 +62,23 @@ impl Walker<'_> {
                     .map(|f| self.scan_column(&table, f.name()))
                     .collect()
             }
-            LogicalPlan::Projection(p) => {
-                p.expr.iter().map(|e| resolve(e, &p.input, &inputs[0])).collect()
-            }
+            LogicalPlan::Projection(p) => p
+                .expr
+                .iter()
+                .map(|e| resolve(e, &p.input, &inputs[0]))
+                .collect(),
             LogicalPlan::Filter(f) => {
                 let cond = resolve(&f.predicate, &f.input, &inputs[0]);
                 with_filter(inputs[0].clone(), &cond)
             }
-            LogicalPlan::Join(j) => {
-                let mut keys = ColumnLineage::default();
-                for (l, r) in &j.on {
-                    keys.absorb(&resolve(l, &j.left, &inputs[0]));
-                    keys.absorb(&resolve(r, &j.right, &inputs[1]));
-                }
-                if let Some(filter) = &j.filter {
-                    keys.absorb(&resolve(filter, &j.left, &inputs[0]));
-                    keys.absorb(&resolve(filter, &j.right, &inputs[1]));
-                }
-                let combined: Vec<ColumnLineage> = inputs.concat();
-                let out = if plan.schema().fields().len() == combined.len() {
-                    combined
-                } else {
-                    // A semi or anti join keeps one side's columns.
-                    let left = j.left.schema().fields().len() == plan.schema().fields().len();
-                    inputs[if left { 0 } else { 1 }].clone()
-                };
-                with_filter(out, &keys)
-            }
+            LogicalPlan::Join(j) => self.join(plan, j, &inputs),
             LogicalPlan::Aggregate(a) => {
                 let mut group = ColumnLineage::default();
-                let keys: Vec<ColumnLineage> =
-                    a.group_expr.iter().map(|e| resolve(e, &a.input, &inputs[0])).collect();
+                let keys: Vec<ColumnLineage> = a
+                    .group_expr
+                    .iter()
+                    .map(|e| resolve(e, &a.input, &inputs[0]))
+                    .collect();
                 keys.iter().for_each(|k| group.absorb(k));
                 let aggs = a.aggr_expr.iter().map(|e| {
                     let mut l = resolve(e, &a.input, &inputs[0]);
@@ -101,7 +89,11 @@ impl Walker<'_> {
             }
             LogicalPlan::Window(w) => {
                 let mut out = inputs[0].clone();
-                out.extend(w.window_expr.iter().map(|e| self.window(e, &w.input, &inputs[0])));
+                out.extend(
+                    w.window_expr
+                        .iter()
+                        .map(|e| self.window(e, &w.input, &inputs[0])),
+                );
                 out
             }
             LogicalPlan::Union(_) => {
@@ -133,10 +125,42 @@ impl Walker<'_> {
         }
     }
 
+    /// A join's columns: both sides' (or one side's, for a semi or anti join), each filtered by
+    /// the join keys and the join filter.
+    fn join(
+        &self,
+        plan: &LogicalPlan,
+        j: &datafusion::logical_expr::Join,
+        inputs: &[Vec<ColumnLineage>],
+    ) -> Vec<ColumnLineage> {
+        let mut keys = ColumnLineage::default();
+        for (l, r) in &j.on {
+            keys.absorb(&self.expr(l, &j.left, &inputs[0]));
+            keys.absorb(&self.expr(r, &j.right, &inputs[1]));
+        }
+        if let Some(filter) = &j.filter {
+            keys.absorb(&self.expr(filter, &j.left, &inputs[0]));
+            keys.absorb(&self.expr(filter, &j.right, &inputs[1]));
+        }
+        let combined: Vec<ColumnLineage> = inputs.concat();
+        let out = if plan.schema().fields().len() == combined.len() {
+            combined
+        } else {
+            let left = j.left.schema().fields().len() == plan.schema().fields().len();
+            inputs[if left { 0 } else { 1 }].clone()
+        };
+        with_filter(out, &keys)
+    }
+
     fn scan_column(&self, table: &str, column: &str) -> ColumnLineage {
         let mut l = ColumnLineage::default();
-        l.computed_from.insert((table.to_string(), column.to_string()));
-        if let Some(upstream) = self.known.get(table).and_then(|cols| cols.iter().find(|c| c.0 == column)) {
+        l.computed_from
+            .insert((table.to_string(), column.to_string()));
+        if let Some(upstream) = self
+            .known
+            .get(table)
+            .and_then(|cols| cols.iter().find(|c| c.0 == column))
+        {
             l.absorb(&upstream.1);
         }
         l
@@ -153,9 +177,17 @@ impl Walker<'_> {
         }
         let _ = e.apply(|node| {
             match node {
-                Expr::ScalarSubquery(sq) => self.plan(&sq.subquery).iter().for_each(|l| out.absorb(l)),
-                Expr::Exists(ex) => self.plan(&ex.subquery.subquery).iter().for_each(|l| out.filtered_by_all(l)),
-                Expr::InSubquery(ins) => self.plan(&ins.subquery.subquery).iter().for_each(|l| out.filtered_by_all(l)),
+                Expr::ScalarSubquery(sq) => {
+                    self.plan(&sq.subquery).iter().for_each(|l| out.absorb(l))
+                }
+                Expr::Exists(ex) => self
+                    .plan(&ex.subquery.subquery)
+                    .iter()
+                    .for_each(|l| out.filtered_by_all(l)),
+                Expr::InSubquery(ins) => self
+                    .plan(&ins.subquery.subquery)
+                    .iter()
+                    .for_each(|l| out.filtered_by_all(l)),
                 _ => {}
             }
             Ok(TreeNodeRecursion::Continue)
@@ -173,16 +205,30 @@ impl Walker<'_> {
             return self.expr(e, within, of);
         };
         let mut out = ColumnLineage::default();
-        w.params.args.iter().for_each(|a| out.absorb(&self.expr(a, within, of)));
-        let keys = w.params.partition_by.iter().chain(w.params.order_by.iter().map(|s| &s.expr));
+        w.params
+            .args
+            .iter()
+            .for_each(|a| out.absorb(&self.expr(a, within, of)));
+        let keys = w
+            .params
+            .partition_by
+            .iter()
+            .chain(w.params.order_by.iter().map(|s| &s.expr));
         keys.for_each(|k| out.filtered_by_all(&self.expr(k, within, of)));
         out
     }
 }
 
 /// The lineage of `column` among the output columns `of` of `plan`'s input(s).
-fn column_of<'a>(plan: &LogicalPlan, of: &'a [ColumnLineage], column: &Column) -> Option<&'a ColumnLineage> {
-    plan.schema().index_of_column(column).ok().and_then(|i| of.get(i))
+fn column_of<'a>(
+    plan: &LogicalPlan,
+    of: &'a [ColumnLineage],
+    column: &Column,
+) -> Option<&'a ColumnLineage> {
+    plan.schema()
+        .index_of_column(column)
+        .ok()
+        .and_then(|i| of.get(i))
 }
 
 fn with_filter(mut columns: Vec<ColumnLineage>, cond: &ColumnLineage) -> Vec<ColumnLineage> {

@@ -3,9 +3,9 @@
 
 pub mod audit;
 pub mod check;
-pub mod lineage;
 pub mod dag;
 pub mod incremental;
+pub mod lineage;
 pub mod model;
 pub mod publish;
 pub mod results;

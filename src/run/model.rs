@@ -172,8 +172,12 @@ impl Model {
             }
         }
         let mut header = header;
-        let contracted: Vec<String> =
-            header.columns.iter().filter(|c| c.not_null).map(|c| c.name.clone()).collect();
+        let contracted: Vec<String> = header
+            .columns
+            .iter()
+            .filter(|c| c.not_null)
+            .map(|c| c.name.clone())
+            .collect();
         if !contracted.is_empty() {
             header.tests.push(DataTest::NotNull(contracted));
         }

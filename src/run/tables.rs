@@ -157,7 +157,10 @@ fn mem_table(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
 /// lower-cased, a leading `www.` removed; SPEC 8), so `www.example.com` in config matches a
 /// referrer from `example.com` or `www.example.com`.
 fn own_hosts(hosts: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = hosts.iter().filter_map(|h| crate::udf::url::host(h)).collect();
+    let mut out: Vec<String> = hosts
+        .iter()
+        .filter_map(|h| crate::udf::url::host(h))
+        .collect();
     out.sort();
     out.dedup();
     out
@@ -183,9 +186,8 @@ pub async fn register_settings(
 /// or window is a configuration error).
 pub fn settings_tables(project: &Project) -> Result<Vec<(&'static str, RecordBatch)>> {
     let m: MartSettings = project.settings("mart.yaml")?;
-    crate::udf::time::zone(&m.reporting_timezone).map_err(|e| {
-        Error::config("config/mart.yaml", format!("reporting_timezone: {e}"))
-    })?;
+    crate::udf::time::zone(&m.reporting_timezone)
+        .map_err(|e| Error::config("config/mart.yaml", format!("reporting_timezone: {e}")))?;
     let t: Targets = project.settings("targets.yaml")?;
     let mut tables: Vec<(&'static str, RecordBatch)> = vec![
         (
@@ -295,8 +297,18 @@ pub fn settings_tables(project: &Project) -> Result<Vec<(&'static str, RecordBat
     tables.push((
         "cfg_conversion_names",
         mem_table(vec![
-            ("stage", text(vec!["sql".into(), "opportunity".into(), "won".into()])),
-            ("conversion_name", text(vec![names.sql.clone(), names.opportunity.clone(), names.won.clone()])),
+            (
+                "stage",
+                text(vec!["sql".into(), "opportunity".into(), "won".into()]),
+            ),
+            (
+                "conversion_name",
+                text(vec![
+                    names.sql.clone(),
+                    names.opportunity.clone(),
+                    names.won.clone(),
+                ]),
+            ),
         ])?,
     ));
     Ok(tables)
@@ -356,7 +368,11 @@ fn target_table(t: &Targets) -> Result<RecordBatch> {
             let known: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
             return Err(Error::config(
                 file,
-                format!("unknown metric {:?} (known: {})", target.metric, known.join(", ")),
+                format!(
+                    "unknown metric {:?} (known: {})",
+                    target.metric,
+                    known.join(", ")
+                ),
             ));
         }
         if let Some(v) = target.monthly {
@@ -369,15 +385,36 @@ fn target_table(t: &Targets) -> Result<RecordBatch> {
     }
     mem_table(vec![
         ("metric", text(rows.iter().map(|r| r.0.clone()).collect())),
-        ("month", Arc::new(Date32Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()))),
-        ("target", Arc::new(Float64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()))),
+        (
+            "month",
+            Arc::new(Date32Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "target",
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+        ),
     ])
 }
 
 /// `cfg_metrics`: every targetable metric, its kind and which way is better.
 fn metric_table() -> Result<RecordBatch> {
-    let column = |i: usize| text(METRICS.iter().map(|m| [m.0, m.1, m.2][i].to_string()).collect());
-    mem_table(vec![("metric", column(0)), ("kind", column(1)), ("better", column(2))])
+    let column = |i: usize| {
+        text(
+            METRICS
+                .iter()
+                .map(|m| [m.0, m.1, m.2][i].to_string())
+                .collect(),
+        )
+    };
+    mem_table(vec![
+        ("metric", column(0)),
+        ("kind", column(1)),
+        ("better", column(2)),
+    ])
 }
 
 /// `cfg_myopia_windows`: name, from_month, to_month (first days, both included).
@@ -386,9 +423,15 @@ fn window_table(windows: &[MyopiaWindow]) -> Result<RecordBatch> {
     let mut rows = Vec::new();
     for w in windows {
         let what = format!("myopia_windows {:?}", w.name);
-        let (from, to) = (month_date(file, &what, &w.from)?, month_date(file, &what, &w.to)?);
+        let (from, to) = (
+            month_date(file, &what, &w.from)?,
+            month_date(file, &what, &w.to)?,
+        );
         if from > to {
-            return Err(Error::config(file, format!("{what}: from {} is after to {}", w.from, w.to)));
+            return Err(Error::config(
+                file,
+                format!("{what}: from {} is after to {}", w.from, w.to),
+            ));
         }
         let reserved = w.name == "all" || month_date(file, &what, &w.name).is_ok();
         if reserved || w.name.trim().is_empty() {
@@ -401,8 +444,18 @@ fn window_table(windows: &[MyopiaWindow]) -> Result<RecordBatch> {
     }
     mem_table(vec![
         ("name", text(rows.iter().map(|r| r.0.clone()).collect())),
-        ("from_month", Arc::new(Date32Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>()))),
-        ("to_month", Arc::new(Date32Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>()))),
+        (
+            "from_month",
+            Arc::new(Date32Array::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+        ),
+        (
+            "to_month",
+            Arc::new(Date32Array::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+        ),
     ])
 }
 

@@ -33,8 +33,12 @@ pub fn functions(rules: Arc<ChannelRules>) -> Vec<Arc<ScalarUDF>> {
             rules,
         ))),
         Arc::new(ScalarUDF::from(markov::MarkovRemovalEffects::default())),
-        Arc::new(ScalarUDF::from(time::TimeUdf::new(time::TimeFunction::Month))),
-        Arc::new(ScalarUDF::from(time::TimeUdf::new(time::TimeFunction::Midnight))),
+        Arc::new(ScalarUDF::from(time::TimeUdf::new(
+            time::TimeFunction::Month,
+        ))),
+        Arc::new(ScalarUDF::from(time::TimeUdf::new(
+            time::TimeFunction::Midnight,
+        ))),
     ]
 }
 

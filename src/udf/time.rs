@@ -32,11 +32,12 @@ pub fn month_of(micros: i64, tz: Tz) -> Option<NaiveDate> {
 /// The UTC instant (microseconds) of 00:00:00 local on `day` in `tz`; when midnight falls in a
 /// DST gap, the first local instant of that day.
 pub fn midnight_of(day: NaiveDate, tz: Tz) -> Option<i64> {
-    (0..24 * 60).find_map(|minute| {
-        let local = day.and_hms_opt(minute / 60, minute % 60, 0)?;
-        tz.from_local_datetime(&local).earliest()
-    })
-    .map(|t| t.timestamp_micros())
+    (0..24 * 60)
+        .find_map(|minute| {
+            let local = day.and_hms_opt(minute / 60, minute % 60, 0)?;
+            tz.from_local_datetime(&local).earliest()
+        })
+        .map(|t| t.timestamp_micros())
 }
 
 fn days_to_date(days: i32) -> Option<NaiveDate> {
@@ -98,7 +99,9 @@ impl ScalarUDFImpl for TimeUdf {
     fn return_type(&self, _: &[DataType]) -> Result<DataType> {
         Ok(match self.function {
             TimeFunction::Month => DataType::Date32,
-            TimeFunction::Midnight => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            TimeFunction::Midnight => {
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
         })
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -134,7 +137,9 @@ impl ScalarUDFImpl for TimeUdf {
                     let tz = cache.get(zones.value(i), self.name())?;
                     out.append_option(days_to_date(days.value(i)).and_then(|d| midnight_of(d, tz)));
                 }
-                Ok(ColumnarValue::Array(Arc::new(out.finish().with_timezone("UTC"))))
+                Ok(ColumnarValue::Array(Arc::new(
+                    out.finish().with_timezone("UTC"),
+                )))
             }
         }
     }
@@ -145,7 +150,9 @@ mod tests {
     use super::*;
 
     fn micros(rfc3339: &str) -> i64 {
-        chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp_micros()
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_micros()
     }
 
     #[test]
@@ -169,10 +176,19 @@ mod tests {
         let la = zone("America/Los_Angeles").unwrap();
         let day = |m, d| NaiveDate::from_ymd_opt(2024, m, d).unwrap();
         // PDT (UTC-7) on April 2, PST (UTC-8) on February 2.
-        assert_eq!(midnight_of(day(4, 2), la), Some(micros("2024-04-02T07:00:00Z")));
-        assert_eq!(midnight_of(day(2, 2), la), Some(micros("2024-02-02T08:00:00Z")));
+        assert_eq!(
+            midnight_of(day(4, 2), la),
+            Some(micros("2024-04-02T07:00:00Z"))
+        );
+        assert_eq!(
+            midnight_of(day(2, 2), la),
+            Some(micros("2024-02-02T08:00:00Z"))
+        );
         // Havana skips midnight on 2024-03-10 (00:00 -> 01:00): the day starts at 01:00 CDT.
         let havana = zone("America/Havana").unwrap();
-        assert_eq!(midnight_of(day(3, 10), havana), Some(micros("2024-03-10T05:00:00Z")));
+        assert_eq!(
+            midnight_of(day(3, 10), havana),
+            Some(micros("2024-03-10T05:00:00Z"))
+        );
     }
 }

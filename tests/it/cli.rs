@@ -306,25 +306,47 @@ fn demo_in_a_folder_without_config_creates_and_builds_a_demo_project() {
     let stdout = crate::support::assert_ok(&out, "demo in an empty folder");
     let project = empty.path().join("clearsight-demo");
     assert!(project.join("config/sources.yaml").exists());
-    assert!(project.join("warehouse/_published.json").exists(), "a published mart");
+    assert!(
+        project.join("warehouse/_published.json").exists(),
+        "a published mart"
+    );
     assert!(project.join("report.html").exists());
-    assert!(stdout.contains("clearsight-demo") && stdout.contains("report.html"), "{stdout}");
+    assert!(
+        stdout.contains("clearsight-demo") && stdout.contains("report.html"),
+        "{stdout}"
+    );
     // A non-empty folder without config/ is refused, never overwritten.
     let taken = tempfile::tempdir().unwrap();
     std::fs::write(taken.path().join("note.txt"), "mine").unwrap();
     let refused = Command::new(env!("CARGO_BIN_EXE_clearsight"))
-        .args(["--quiet", "--project", taken.path().to_str().unwrap(), "demo", "--events", "3000"])
+        .args([
+            "--quiet",
+            "--project",
+            taken.path().to_str().unwrap(),
+            "demo",
+            "--events",
+            "3000",
+        ])
         .output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(2));
-    assert_eq!(std::fs::read_to_string(taken.path().join("note.txt")).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(taken.path().join("note.txt")).unwrap(),
+        "mine"
+    );
 }
 
 #[test]
 fn an_empty_query_result_prints_its_header_and_zero_rows() {
     let project = tiny_project();
     clearsight(&project, &["build"]);
-    let out = clearsight(&project, &["query", "SELECT cost FROM spend_total WHERE cost < 0"]);
+    let out = clearsight(
+        &project,
+        &["query", "SELECT cost FROM spend_total WHERE cost < 0"],
+    );
     let stdout = crate::support::assert_ok(&out, "empty query");
-    assert!(stdout.contains("| cost |") && stdout.trim_end().ends_with("(0 rows)"), "{stdout}");
+    assert!(
+        stdout.contains("| cost |") && stdout.trim_end().ends_with("(0 rows)"),
+        "{stdout}"
+    );
 }

@@ -20,7 +20,9 @@ use crate::support::{rows, TestProject};
 const SOURCES: &str = "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n  - kind: salesforce_leads\n    path: data/leads.csv\n    fields: {utm_source: UTM_Source__c, utm_medium: UTM_Medium__c, utm_campaign: UTM_Campaign__c}\n  - {kind: salesforce_opportunities, path: data/opportunities.csv}\n  - {kind: generic_spend, path: data/spend.csv}\n";
 
 fn event(session: i64, at: &str) -> String {
-    let micros = chrono::DateTime::parse_from_rfc3339(at).unwrap().timestamp_micros();
+    let micros = chrono::DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .timestamp_micros();
     format!(
         r#"{{"event_timestamp":"{micros}","event_name":"page_view","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{session}"}}}},{{"key":"page_location","value":{{"string_value":"https://www.acme-analytics.example/?utm_source=linkedin&utm_medium=cpc&utm_campaign=abm"}}}}],"user_pseudo_id":"9.9"}}"#
     ) + "\n"
@@ -71,24 +73,37 @@ fn write_world(project: &TestProject) {
 /// The repository's mart.yaml with another time zone and windows.
 fn mart_yaml(zone: &str, windows: &str) -> String {
     let yaml = std::fs::read_to_string(crate::support::repo().join("config/mart.yaml")).unwrap();
-    yaml.replace("reporting_timezone: UTC", &format!("reporting_timezone: {zone}"))
-        .replace("myopia_windows: []", &format!("myopia_windows: {windows}"))
+    yaml.replace(
+        "reporting_timezone: UTC",
+        &format!("reporting_timezone: {zone}"),
+    )
+    .replace("myopia_windows: []", &format!("myopia_windows: {windows}"))
 }
 
 async fn built(zone: &str) -> (TestProject, SessionContext) {
     let project = TestProject::new(SOURCES);
     write_world(&project);
-    project.write("config/mart.yaml", &mart_yaml(zone, "[{name: W-Feb, from: 2024-02, to: 2024-02}]"));
+    project.write(
+        "config/mart.yaml",
+        &mart_yaml(zone, "[{name: W-Feb, from: 2024-02, to: 2024-02}]"),
+    );
     let ctx = project.context();
-    let load = clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await.unwrap();
+    let load = clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
+        .await
+        .unwrap();
     assert_eq!(load.total(|f| f.rows_quarantined), 0, "{:?}", load.files);
     crate::support::run_all_published(&ctx).await;
-    let session = clearsight::cli::commands::query_session(&ctx).await.unwrap();
+    let session = clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap();
     (project, session)
 }
 
 fn table(cells: &[&[&str]]) -> Vec<Vec<String>> {
-    cells.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+    cells
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
 }
 
 #[tokio::test]
@@ -124,8 +139,26 @@ async fn months_are_local_calendar_months_of_the_reporting_time_zone() {
     assert_eq!(
         per_model,
         table(&[
-            &["7", "2024-02-01", "2.0", "2.0", "1300.0", "1300.0", "60.0", "60.0"],
-            &["7", "2024-03-01", "2.0", "2.0", "5000.0", "5000.0", "300.0", "300.0"],
+            &[
+                "7",
+                "2024-02-01",
+                "2.0",
+                "2.0",
+                "1300.0",
+                "1300.0",
+                "60.0",
+                "60.0"
+            ],
+            &[
+                "7",
+                "2024-03-01",
+                "2.0",
+                "2.0",
+                "5000.0",
+                "5000.0",
+                "300.0",
+                "300.0"
+            ],
             &["7", "2024-11-01", "1.0", "1.0", "0.0", "0.0", "0.0", "0.0"],
         ])
     );
@@ -157,8 +190,21 @@ async fn myopia_is_ranked_within_each_window() {
             &["all", "Paid Social", "50.0", "1", "2", "true"],
         ])
     );
-    let windows = rows(&s, "SELECT DISTINCT \"window\" FROM myopia WHERE level = 'campaign' ORDER BY 1").await;
-    assert_eq!(windows, table(&[&["2024-02"], &["2024-03"], &["2024-11"], &["W-Feb"], &["all"]]));
+    let windows = rows(
+        &s,
+        "SELECT DISTINCT \"window\" FROM myopia WHERE level = 'campaign' ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        windows,
+        table(&[
+            &["2024-02"],
+            &["2024-03"],
+            &["2024-11"],
+            &["W-Feb"],
+            &["all"]
+        ])
+    );
 }
 
 #[tokio::test]
@@ -177,17 +223,38 @@ async fn kpi_attainment_knows_which_way_is_better() {
         table(&[
             &["2024-02-01", "cpl", "lower", "40.0", "30.0", "0.75", "true"],
             &["2024-02-01", "leads", "higher", "2.0", "2.0", "1.0", "true"],
-            &["2024-03-01", "cpl", "lower", "120.0", "150.0", "1.25", "false"],
+            &[
+                "2024-03-01",
+                "cpl",
+                "lower",
+                "120.0",
+                "150.0",
+                "1.25",
+                "false"
+            ],
             &["2024-03-01", "leads", "higher", "2.0", "2.0", "1.0", "true"],
             &["2024-11-01", "cpl", "lower", "40.0", "0.0", "0.0", "true"],
-            &["2024-11-01", "leads", "higher", "2.0", "1.0", "0.5", "false"],
+            &[
+                "2024-11-01",
+                "leads",
+                "higher",
+                "2.0",
+                "1.0",
+                "0.5",
+                "false"
+            ],
         ])
     );
 }
 
 fn refused(project: &TestProject, file: &str, words: &[&str]) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_clearsight"))
-        .args(["--project", project.path().to_str().unwrap(), "--quiet", "build"])
+        .args([
+            "--project",
+            project.path().to_str().unwrap(),
+            "--quiet",
+            "build",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -202,8 +269,15 @@ fn an_unknown_zone_or_metric_is_a_configuration_error() {
     let project = TestProject::new(SOURCES);
     write_world(&project);
     project.write("config/mart.yaml", &mart_yaml("Mars/Olympus_Mons", "[]"));
-    refused(&project, "mart.yaml", &["reporting_timezone", "Mars/Olympus_Mons"]);
+    refused(
+        &project,
+        "mart.yaml",
+        &["reporting_timezone", "Mars/Olympus_Mons"],
+    );
     project.write("config/mart.yaml", &mart_yaml("Europe/Berlin", "[]"));
-    project.write("config/targets.yaml", "targets:\n  - {metric: cost_per_lead, monthly: 40}\n");
+    project.write(
+        "config/targets.yaml",
+        "targets:\n  - {metric: cost_per_lead, monthly: 40}\n",
+    );
     refused(&project, "targets.yaml", &["cost_per_lead"]);
 }

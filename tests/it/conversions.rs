@@ -15,7 +15,9 @@ use crate::support::{assert_ok, TestProject};
 const SOURCES: &str = "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n  - kind: salesforce_leads\n    path: data/leads.csv\n    fields: {ga_client_id: GA__c, gclid: GCLID__c, sql_date: SQL_Date__c}\n  - {kind: salesforce_opportunities, path: data/opportunities.csv}\n";
 
 fn session(id: i64, at: &str, query: &str) -> String {
-    let micros = chrono::DateTime::parse_from_rfc3339(at).unwrap().timestamp_micros();
+    let micros = chrono::DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .timestamp_micros();
     format!(
         r#"{{"event_timestamp":"{micros}","event_name":"page_view","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{id}"}}}},{{"key":"page_location","value":{{"string_value":"https://www.acme-analytics.example/{query}"}}}}],"user_pseudo_id":"3.3"}}"#
     ) + "\n"
@@ -24,7 +26,13 @@ fn session(id: i64, at: &str, query: &str) -> String {
 fn world() -> TestProject {
     let project = TestProject::new(SOURCES);
     let mart = std::fs::read_to_string(crate::support::repo().join("config/mart.yaml")).unwrap();
-    project.write("config/mart.yaml", &mart.replace("reporting_timezone: UTC", "reporting_timezone: America/Los_Angeles"));
+    project.write(
+        "config/mart.yaml",
+        &mart.replace(
+            "reporting_timezone: UTC",
+            "reporting_timezone: America/Los_Angeles",
+        ),
+    );
     project.write(
         "data/events_20240320.json",
         &[
@@ -109,7 +117,16 @@ fn since_and_stage_pick_the_daily_upload() {
     let out = project.path().join("upload.csv");
     let written = export(
         &project,
-        &["--platform", "google_ads", "--since", "2024-03-10", "--stage", "opportunity,won", "--out", out.to_str().unwrap()],
+        &[
+            "--platform",
+            "google_ads",
+            "--since",
+            "2024-03-10",
+            "--stage",
+            "opportunity,won",
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(written, "", "the file, not stdout");
     assert_eq!(
@@ -119,6 +136,16 @@ fn since_and_stage_pick_the_daily_upload() {
          G-CRM-1,CRM Opportunity,2024-03-10 13:00:00,5000.00,USD\n\
          G-CRM-1,CRM Closed Won,2024-04-02 00:00:00,5000.00,USD\n"
     );
-    let bad = clearsight(&project, &["export", "conversions", "--platform", "meta", "--since", "March"]);
+    let bad = clearsight(
+        &project,
+        &[
+            "export",
+            "conversions",
+            "--platform",
+            "meta",
+            "--since",
+            "March",
+        ],
+    );
     assert_eq!(bad.status.code(), Some(2));
 }

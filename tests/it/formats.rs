@@ -46,9 +46,17 @@ fn expected() -> Vec<Vec<String>> {
 }
 
 fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
-    let mut out = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+    let mut out = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
     for unit in text.encode_utf16() {
-        out.extend(if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() });
+        out.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
     }
     out
 }
@@ -62,7 +70,10 @@ async fn every_encoding_and_gzip_reads_the_same_rows() {
     let windows_1252: Vec<u8> = SPEND.chars().map(|c| c as u32 as u8).collect();
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("utf-8", SPEND.as_bytes().to_vec()),
-        ("utf-8 with BOM", [&[0xEF, 0xBB, 0xBF][..], SPEND.as_bytes()].concat()),
+        (
+            "utf-8 with BOM",
+            [&[0xEF, 0xBB, 0xBF][..], SPEND.as_bytes()].concat(),
+        ),
         ("utf-16le tabs", utf16(tabbed, false)),
         ("utf-16be tabs", utf16(tabbed, true)),
         ("windows-1252", windows_1252.clone()),
@@ -82,11 +93,17 @@ async fn a_comma_that_is_not_a_thousands_separator_is_quarantined_with_its_value
     let text = "date,platform,campaign,cost\n2024-01-05,x,a,\"12,50\"\n2024-01-05,x,b,\"1.234,56\"\n2024-01-05,x,c,\"1,234.56\"\n";
     let p = parse(SourceKind::GenericSpend, text.as_bytes().to_vec());
     assert_eq!(p.rows(), 1, "only 1,234.56 is a number");
-    let got: Vec<(u64, &str, &str)> =
-        p.rejections.iter().map(|r| (r.line, r.field.as_str(), r.reason.as_str())).collect();
+    let got: Vec<(u64, &str, &str)> = p
+        .rejections
+        .iter()
+        .map(|r| (r.line, r.field.as_str(), r.reason.as_str()))
+        .collect();
     assert_eq!(
         got,
-        vec![(2, "cost", "not a number: \"12,50\""), (3, "cost", "not a number: \"1.234,56\"")]
+        vec![
+            (2, "cost", "not a number: \"12,50\""),
+            (3, "cost", "not a number: \"1.234,56\"")
+        ]
     );
     // With decimal_separator ",", 1.234,56 is 1234.56 and 12,50 is 12.5.
     let mut comma = source(SourceKind::GenericSpend);
@@ -106,12 +123,16 @@ fn a_record_with_an_embedded_newline_is_quarantined_at_its_first_line() {
     let p = parse(SourceKind::SalesforceLeads, text.as_bytes().to_vec());
     assert_eq!(p.rows(), 1);
     assert_eq!(p.rejections.len(), 1);
-    assert_eq!((p.rejections[0].line, p.rejections[0].field.as_str()), (4, "IsConverted"));
+    assert_eq!(
+        (p.rejections[0].line, p.rejections[0].field.as_str()),
+        (4, "IsConverted")
+    );
 }
 
 #[tokio::test]
 async fn salesforce_null_ids_are_empty_and_ones_and_zeros_are_booleans() {
-    let text = "\"Id\",\"CreatedDate\",\"LastModifiedDate\",\"IsConverted\",\"ConvertedOpportunityId\"\n\
+    let text =
+        "\"Id\",\"CreatedDate\",\"LastModifiedDate\",\"IsConverted\",\"ConvertedOpportunityId\"\n\
         \"L1\",\"2023-05-11 00:00:00\",\"2023-05-11 21:24:33\",\"1\",\"000000000000000AAA\"\n\
         \"L2\",\"2023-05-11 00:00:00\",\"2023-05-11 21:24:33\",\"0\",\"006000000000001\"\n\
         \"L3\",\"2023-05-11 00:00:00\",\"2023-05-11 21:24:33\",\"yes\",\"\"\n";
@@ -135,8 +156,20 @@ const GA_COLS: &str = "SELECT CAST(event_at AS BIGINT), event_name, user_pseudo_
 
 fn ga_rows(lines: [u64; 2]) -> Vec<Vec<String>> {
     vec![
-        vec!["1704412800123456".into(), "page_view".into(), "u1".into(), "1704412800".into(), lines[0].to_string()],
-        vec!["1704412860000000".into(), "generate_lead".into(), "u2".into(), "1704412800".into(), lines[1].to_string()],
+        vec![
+            "1704412800123456".into(),
+            "page_view".into(),
+            "u1".into(),
+            "1704412800".into(),
+            lines[0].to_string(),
+        ],
+        vec![
+            "1704412860000000".into(),
+            "generate_lead".into(),
+            "u2".into(),
+            "1704412800".into(),
+            lines[1].to_string(),
+        ],
     ]
 }
 
@@ -149,7 +182,11 @@ async fn ga4_json_lines_array_and_gzip_give_the_same_events() {
         ("ndjson.gz", gzip(ndjson.as_bytes()), [1, 3]),
         ("array", array.clone().into_bytes(), [2, 4]),
         ("array.gz", gzip(array.as_bytes()), [2, 4]),
-        ("bom ndjson", [&[0xEF, 0xBB, 0xBF][..], ndjson.as_bytes()].concat(), [1, 3]),
+        (
+            "bom ndjson",
+            [&[0xEF, 0xBB, 0xBF][..], ndjson.as_bytes()].concat(),
+            [1, 3],
+        ),
     ] {
         let p = parse(SourceKind::Ga4Json, bytes);
         assert!(p.rejections.is_empty(), "{what}: {:?}", p.rejections);
@@ -158,7 +195,10 @@ async fn ga4_json_lines_array_and_gzip_give_the_same_events() {
     // An array element without user_pseudo_id is quarantined at its line; the rest loads.
     let bad = format!("[{EVENT_1},\n{{\"event_timestamp\":\"1\"}}]");
     let p = parse(SourceKind::Ga4Json, bad.into_bytes());
-    assert_eq!((p.rows(), p.rejections.len(), p.rejections[0].line), (1, 1, 2));
+    assert_eq!(
+        (p.rows(), p.rejections.len(), p.rejections[0].line),
+        (1, 1, 2)
+    );
 }
 
 #[tokio::test]
@@ -171,7 +211,9 @@ async fn ga4_gzip_of_many_blocks_keeps_line_numbers() {
     for _ in 0..n {
         let id: String = (0..25)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 format!("{:08x}", state >> 32)
             })
             .collect();
@@ -182,9 +224,19 @@ async fn ga4_gzip_of_many_blocks_keeps_line_numbers() {
     let compressed = gzip(text.as_bytes());
     assert!(compressed.len() > 2 << 20, "{}", compressed.len());
     let p = parse(SourceKind::Ga4Json, compressed);
-    assert_eq!((p.rows_read, p.rows() as u64, p.rejections.len()), (n, n, 0));
-    let got = query(&p, "SELECT MIN(source_line), MAX(source_line), COUNT(DISTINCT source_line) FROM t").await;
-    assert_eq!(got[0], ["1", n.to_string().as_str(), n.to_string().as_str()]);
+    assert_eq!(
+        (p.rows_read, p.rows() as u64, p.rejections.len()),
+        (n, n, 0)
+    );
+    let got = query(
+        &p,
+        "SELECT MIN(source_line), MAX(source_line), COUNT(DISTINCT source_line) FROM t",
+    )
+    .await;
+    assert_eq!(
+        got[0],
+        ["1", n.to_string().as_str(), n.to_string().as_str()]
+    );
 }
 
 #[tokio::test]
@@ -199,7 +251,10 @@ async fn ga4_parquet_with_real_integers_and_large_list_params() {
     ]);
     let value = StructArray::new(
         value_fields.clone(),
-        vec![Arc::new(StringArray::from(vec![None::<&str>])), Arc::new(Int64Array::from(vec![1704412800]))],
+        vec![
+            Arc::new(StringArray::from(vec![None::<&str>])),
+            Arc::new(Int64Array::from(vec![1704412800])),
+        ],
         None,
     );
     let param_fields = Fields::from(vec![
@@ -208,15 +263,32 @@ async fn ga4_parquet_with_real_integers_and_large_list_params() {
     ]);
     let params = StructArray::new(
         param_fields.clone(),
-        vec![Arc::new(StringArray::from(vec!["ga_session_id"])), Arc::new(value)],
+        vec![
+            Arc::new(StringArray::from(vec!["ga_session_id"])),
+            Arc::new(value),
+        ],
         None,
     );
     let item = Arc::new(Field::new("element", DataType::Struct(param_fields), true));
-    let list = LargeListArray::new(item, datafusion::arrow::buffer::OffsetBuffer::from_lengths([1]), Arc::new(params), None);
+    let list = LargeListArray::new(
+        item,
+        datafusion::arrow::buffer::OffsetBuffer::from_lengths([1]),
+        Arc::new(params),
+        None,
+    );
     let batch = RecordBatch::try_from_iter(vec![
-        ("event_timestamp", Arc::new(Int64Array::from(vec![1704412800123456])) as _),
-        ("event_name", Arc::new(StringArray::from(vec!["page_view"])) as _),
-        ("user_pseudo_id", Arc::new(StringArray::from(vec!["u1"])) as _),
+        (
+            "event_timestamp",
+            Arc::new(Int64Array::from(vec![1704412800123456])) as _,
+        ),
+        (
+            "event_name",
+            Arc::new(StringArray::from(vec!["page_view"])) as _,
+        ),
+        (
+            "user_pseudo_id",
+            Arc::new(StringArray::from(vec!["u1"])) as _,
+        ),
         ("event_params", Arc::new(list) as _),
     ])
     .unwrap();
@@ -225,7 +297,17 @@ async fn ga4_parquet_with_real_integers_and_large_list_params() {
         let p = parse(SourceKind::Ga4Parquet, bytes);
         assert!(p.rejections.is_empty(), "{what}: {:?}", p.rejections);
         let got = query(&p, GA_COLS).await;
-        assert_eq!(got, vec![vec!["1704412800123456", "page_view", "u1", "1704412800", "1"]], "{what}");
+        assert_eq!(
+            got,
+            vec![vec![
+                "1704412800123456",
+                "page_view",
+                "u1",
+                "1704412800",
+                "1"
+            ]],
+            "{what}"
+        );
     }
 }
 
@@ -241,6 +323,9 @@ fn an_unknown_encoding_is_a_configuration_error_naming_the_file() {
     project.write("config/sources.yaml", &yaml);
     let err = clearsight::config::Project::open(project.path()).unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("sources.yaml") && message.contains("klingon"), "{message}");
+    assert!(
+        message.contains("sources.yaml") && message.contains("klingon"),
+        "{message}"
+    );
     assert_eq!(err.exit_code(), 2);
 }

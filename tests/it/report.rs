@@ -19,9 +19,13 @@ fn chromium() -> Option<&'static str> {
 /// The part of the DOM inside the element that opens with `start` (to its matching `</div>`
 /// for a view: views hold no nested `<div class="view`).
 fn active_view<'a>(dom: &'a str, class: &str) -> &'a str {
-    let at = dom.find(&format!(r#"<div class="{class} active""#)).unwrap_or_else(|| panic!("no active {class}"));
+    let at = dom
+        .find(&format!(r#"<div class="{class} active""#))
+        .unwrap_or_else(|| panic!("no active {class}"));
     let rest = &dom[at..];
-    let end = rest[10..].find(&format!(r#"<div class="{class}""#)).map_or(rest.len(), |e| e + 10);
+    let end = rest[10..]
+        .find(&format!(r#"<div class="{class}""#))
+        .map_or(rest.len(), |e| e + 10);
     &rest[..end]
 }
 
@@ -37,24 +41,56 @@ fn shown(dom: &str, table: &str, key: &str, col: &str) -> Option<f64> {
 
 /// The page as headless Chromium leaves it after its script ran, with `#fragment`; also writes
 /// a screenshot under target/ for a person to look at.
-fn render(browser: &str, html: &std::path::Path, fragment: &str, screenshot: Option<&std::path::Path>) -> (String, String) {
+fn render(
+    browser: &str,
+    html: &std::path::Path,
+    fragment: &str,
+    screenshot: Option<&std::path::Path>,
+) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(browser);
-    cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        .args(["--enable-logging=stderr", "--v=0", "--window-size=1280,2400"])
-        .arg(format!("--user-data-dir={}", profile.path().display()));
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+    ])
+    .args([
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .args([
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1280,2400",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()));
     match screenshot {
         Some(png) => cmd.arg(format!("--screenshot={}", png.display())),
         None => cmd.arg("--dump-dom"),
     };
-    let out = cmd.arg(format!("file://{}#{fragment}", html.display())).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = cmd
+        .arg(format!("file://{}#{fragment}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn close(got: f64, want: f64, what: &str) {
-    assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{what}: page {got}, mart {want}");
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+        "{what}: page {got}, mart {want}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,40 +117,63 @@ async fn report_renders_in_headless_chromium_with_the_marts_numbers() {
     let shot = crate::support::repo().join("target/report-screenshot.png");
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     render(browser, &html, "model=data_driven&window=all", Some(&shot));
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot of the page");
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a screenshot of the page"
+    );
 
     let ctx = project.context();
-    let s = clearsight::cli::commands::query_session(&ctx).await.unwrap();
+    let s = clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap();
     // The model picker (set through the page's #fragment, as a click would) switches the
     // channel table to that model's numbers; compare two models with the mart.
     for model in ["linear", "first_touch"] {
         let (dom, log) = render(browser, &html, &format!("model={model}&window=all"), None);
         assert!(
-            !log.lines().any(|l| l.contains("CONSOLE") && l.to_lowercase().contains("error")),
+            !log.lines()
+                .any(|l| l.contains("CONSOLE") && l.to_lowercase().contains("error")),
             "console errors: {log}"
         );
         assert!(dom.contains(&format!(r#"data-model="{model}""#)) && dom.contains("rank-chart"));
         let view = active_view(&dom, "view");
-        assert!(view.contains(&format!(r#"data-model="{model}" data-window="all""#)), "the chosen view is shown");
+        assert!(
+            view.contains(&format!(r#"data-model="{model}" data-window="all""#)),
+            "the chosen view is shown"
+        );
         let channels = rows(&s, &format!("SELECT channel, revenue, spend, leads FROM myopia WHERE \"window\" = 'all' AND attribution_model = '{model}' AND level = 'channel'")).await;
         assert!(channels.len() >= 5);
         for r in &channels {
             for (i, col) in [(1, "revenue"), (2, "spend"), (3, "leads")] {
-                let got = shown(view, "channels", &r[0], col).unwrap_or_else(|| panic!("{} {col} not shown", r[0]));
-                close(got, r[i].parse().unwrap(), &format!("{model} {} {col}", r[0]));
+                let got = shown(view, "channels", &r[0], col)
+                    .unwrap_or_else(|| panic!("{} {col} not shown", r[0]));
+                close(
+                    got,
+                    r[i].parse().unwrap(),
+                    &format!("{model} {} {col}", r[0]),
+                );
             }
         }
         // Every campaign of the mart, with its CPL, in the campaign tables of the view.
         let campaigns = rows(&s, &format!("SELECT channel, campaign, cpl FROM myopia WHERE \"window\" = 'all' AND attribution_model = '{model}' AND level = 'campaign' AND cpl IS NOT NULL")).await;
         assert!(!campaigns.is_empty());
         for r in &campaigns {
-            let table = &view[view.find(&format!(r#"<div class="campaigns" data-channel="{}">"#, r[0])).unwrap()..];
-            let got = shown(table, "campaigns", &r[1], "cpl").unwrap_or_else(|| panic!("{:?} not shown", r));
+            let table = &view[view
+                .find(&format!(
+                    r#"<div class="campaigns" data-channel="{}">"#,
+                    r[0]
+                ))
+                .unwrap()..];
+            let got = shown(table, "campaigns", &r[1], "cpl")
+                .unwrap_or_else(|| panic!("{:?} not shown", r));
             close(got, r[2].parse().unwrap(), &format!("{model} {} cpl", r[1]));
         }
         let flagged = rows(&s, &format!("SELECT channel FROM myopia WHERE \"window\" = 'all' AND attribution_model = '{model}' AND level = 'channel' AND myopia_flag")).await;
         for f in flagged {
-            assert!(view.contains(&format!(r#"data-name="{}""#, f[0])), "flagged channel in the rank chart");
+            assert!(
+                view.contains(&format!(r#"data-name="{}""#, f[0])),
+                "flagged channel in the rank chart"
+            );
         }
         let model_view = active_view(&dom, "model-view");
         assert!(model_view.contains("spend-chart") && model_view.contains("revenue-chart"));
@@ -122,9 +181,17 @@ async fn report_renders_in_headless_chromium_with_the_marts_numbers() {
     let (dom, _) = render(browser, &html, "model=data_driven&window=all", None);
     let linear = rows(&s, "SELECT channel, SUM(revenue) FROM pipeline_metrics WHERE attribution_model = 'linear' GROUP BY channel").await;
     for r in &linear {
-        close(shown(&dom, "models", &r[0], "linear").unwrap(), r[1].parse().unwrap(), &r[0]);
+        close(
+            shown(&dom, "models", &r[0], "linear").unwrap(),
+            r[1].parse().unwrap(),
+            &r[0],
+        );
     }
     let kpi = rows(&s, "SELECT CAST(month AS VARCHAR) AS m, metric, kind, better, attainment FROM kpi_attainment WHERE metric = 'revenue' ORDER BY m LIMIT 1").await;
     let key = format!("{}|{}|{}|{}", kpi[0][0], kpi[0][1], kpi[0][2], kpi[0][3]);
-    close(shown(&dom, "kpis", &key, "attainment").unwrap(), kpi[0][4].parse().unwrap(), "attainment");
+    close(
+        shown(&dom, "kpis", &key, "attainment").unwrap(),
+        kpi[0][4].parse().unwrap(),
+        "attainment",
+    );
 }

@@ -6,9 +6,13 @@ use crate::support::{published_marts, rows, TestProject};
 
 async fn build(project: &TestProject) -> SessionContext {
     let ctx = project.context();
-    clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await.unwrap();
+    clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
+        .await
+        .unwrap();
     crate::support::run_all_published(&ctx).await;
-    clearsight::cli::commands::query_session(&ctx).await.unwrap()
+    clearsight::cli::commands::query_session(&ctx)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -33,8 +37,15 @@ async fn hubspot_lowest_deal_id_is_compared_as_a_number() {
          31,2024-01-07T00:00:00Z,2024-01-07T00:00:00Z,2024-02-01,closedwon,3100,USD,true,true\n",
     );
     let s = build(&project).await;
-    let got = rows(&s, "SELECT lead_id, opportunity_id, revenue FROM stg_leads ORDER BY lead_id").await;
-    assert_eq!(got, vec![vec!["1", "9", "900.0"], vec!["2", "31", "3100.0"]]);
+    let got = rows(
+        &s,
+        "SELECT lead_id, opportunity_id, revenue FROM stg_leads ORDER BY lead_id",
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![vec!["1", "9", "900.0"], vec!["2", "31", "3100.0"]]
+    );
 }
 
 #[tokio::test]
@@ -48,7 +59,11 @@ async fn own_host_listed_only_with_www_still_matches_its_bare_referrer() {
     project.write("config/mart.yaml", &mart);
     let s = build(&project).await;
     // Visitor s1: the site's own referrer (www.acme-analytics.example) first, then yahoo.
-    let got = rows(&s, "SELECT source, medium FROM stg_sessions WHERE user_pseudo_id = 's1'").await;
+    let got = rows(
+        &s,
+        "SELECT source, medium FROM stg_sessions WHERE user_pseudo_id = 's1'",
+    )
+    .await;
     assert_eq!(got, vec![vec!["search.yahoo.com", "organic"]]);
 }
 
@@ -67,7 +82,19 @@ async fn match_coverage_counts_leads_only_on_the_hand_made_world() {
          FROM match_coverage GROUP BY 1",
     )
     .await;
-    let want = ["2024-03-01", "11.0", "8.0", "26000.0", "21000.0", "6.0", "1.0", "1.0", "1.0", "1.0", "1.0"];
+    let want = [
+        "2024-03-01",
+        "11.0",
+        "8.0",
+        "26000.0",
+        "21000.0",
+        "6.0",
+        "1.0",
+        "1.0",
+        "1.0",
+        "1.0",
+        "1.0",
+    ];
     assert_eq!(got, vec![want.map(String::from).to_vec()]);
     // Paid Social, linear: L2 1/2, L3 1/3, L5 1/5 on sessions, L7's UTM touch 1 (not matched):
     // leads 61/30, matched 31/30, so a match rate of 31/61.
@@ -88,8 +115,16 @@ async fn data_driven_numbers_are_identical_on_every_build() {
     let second = TestProject::demo_generated(20_000);
     build(&first).await;
     build(&second).await;
-    let (a, b) = (published_marts(&first).await, published_marts(&second).await);
-    for model in ["pipeline_metrics", "attribution_touchpoints", "myopia", "kpi_attainment"] {
+    let (a, b) = (
+        published_marts(&first).await,
+        published_marts(&second).await,
+    );
+    for model in [
+        "pipeline_metrics",
+        "attribution_touchpoints",
+        "myopia",
+        "kpi_attainment",
+    ] {
         assert!(!a[model].is_empty(), "{model} is empty");
         let first = a[model].iter().zip(&b[model]).position(|(x, y)| x != y);
         assert!(

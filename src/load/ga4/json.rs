@@ -158,7 +158,11 @@ fn feed_stream(records: &mut Records, mut reader: impl Read) -> Result<(), Strin
                 None => continue, // a line longer than a block: read more
             }
         };
-        let skip = if records.next_line == 1 { bom_len(&buf) } else { 0 };
+        let skip = if records.next_line == 1 {
+            bom_len(&buf)
+        } else {
+            0
+        };
         records.feed_lines(&buf[skip..cut]);
         buf.drain(..cut);
         if eof {
