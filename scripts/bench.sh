@@ -12,6 +12,10 @@
 # BENCH_ENGINE=ballista runs the models on a Ballista cluster on this machine instead: one
 # `clearsight scheduler` and BENCH_EXECUTORS (default 2) `clearsight executor` processes on
 # 127.0.0.1, started before `run` and stopped after it; their peak RSS is reported too.
+#
+# BENCH_SERVE=1 then starts `clearsight serve` on the published mart and reports queries per
+# second of a dashboard-like query from BENCH_SERVE_CLIENTS (default 8) psycopg clients over
+# BENCH_SERVE_SECONDS (default 20) (scripts/bench_serve.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS="${1:-1000000}"
@@ -88,3 +92,13 @@ for n in sorted(run["nodes"], key=lambda n: -n["seconds"])[:6]:
     print(f"   {n['name']:<28} {n['seconds']:7.2f}s  {n['rows'] or 0:>10} rows")
 print(f"end to end: {t_load + t_run:.2f}s")
 PY
+
+if [ -n "${BENCH_SERVE:-}" ]; then
+  SPORT=$((40000 + RANDOM % 10000))
+  "$BIN" -C "$WORK" serve --bind "127.0.0.1:$SPORT" > "$WORK/serve.log" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$SPORT") 2>/dev/null && break; sleep 0.2; done
+  python3 scripts/bench_serve.py "host=127.0.0.1 port=$SPORT user=clearsight dbname=clearsight" \
+    "${BENCH_SERVE_CLIENTS:-8}" "${BENCH_SERVE_SECONDS:-20}" || true
+  kill -TERM "$SERVE_PID"; wait "$SERVE_PID" || true
+fi

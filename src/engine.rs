@@ -12,7 +12,9 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::config::Project;
 use crate::error::{Error, Result};
+use crate::run::publish::Published;
 use crate::udf::channel::ChannelRules;
 use crate::warehouse::{store_root_url, Warehouse};
 
@@ -126,6 +128,32 @@ impl Engine {
     pub fn local_session(&self) -> Result<SessionContext> {
         let state = self.state(self.config(), self.runtime()?)?;
         Ok(SessionContext::new_with_state(state))
+    }
+
+    /// A session for reading: the loaded tables, the settings tables and the latest version of
+    /// every model the live run published, by their names (what `query`, `report`, `export` and
+    /// `serve` read).
+    pub async fn query_session(&self, project: &Project) -> Result<SessionContext> {
+        let published = Published::read(&self.warehouse).await?;
+        self.published_session(project, published.as_ref()).await
+    }
+
+    /// [`Engine::query_session`] over the run `published` describes (None: nothing published).
+    pub async fn published_session(
+        &self,
+        project: &Project,
+        published: Option<&Published>,
+    ) -> Result<SessionContext> {
+        let session = self.local_session()?;
+        crate::run::tables::register_loaded(&session, &self.warehouse).await?;
+        crate::run::tables::register_settings(&session, project, &self.warehouse).await?;
+        if let Some(published) = published {
+            for (name, key, s) in published.latest_versions() {
+                let dir = published.dir_of(key);
+                crate::run::register_published(&session, &self.warehouse, name, &dir, s).await?;
+            }
+        }
+        Ok(session)
     }
 
     #[cfg(feature = "ballista")]

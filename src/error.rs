@@ -36,6 +36,9 @@ pub enum Error {
     #[error("Ballista engine at {address}: {message}")]
     Engine { address: String, message: String },
 
+    #[error("cannot serve on {address}: {message}")]
+    Serve { address: String, message: String },
+
     #[error("query error: {0}")]
     Query(String),
 
@@ -74,6 +77,8 @@ pub mod exit {
     /// The distributed engine failed: its scheduler could not be reached, or an executor died
     /// (nothing was published).
     pub const ENGINE: i32 = 6;
+    /// `serve` could not start: the address is taken or not ours, or the TLS files are unusable.
+    pub const SERVE: i32 = 7;
 }
 
 impl Error {
@@ -87,6 +92,13 @@ impl Error {
     pub fn warehouse(location: impl Into<String>, message: impl std::fmt::Display) -> Self {
         Error::Warehouse {
             location: location.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub fn serve(address: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        Error::Serve {
+            address: address.into(),
             message: message.to_string(),
         }
     }
@@ -108,6 +120,7 @@ impl Error {
             Error::LockHeld { .. } => exit::LOCK_HELD,
             Error::UnreadableInput { .. } => exit::UNREADABLE_INPUT,
             Error::Engine { .. } => exit::ENGINE,
+            Error::Serve { .. } => exit::SERVE,
             Error::Warehouse { .. }
             | Error::DataFusion(_)
             | Error::Arrow(_)

@@ -8,6 +8,7 @@
 //!   Clearsight's Rust functions; `cluster` (feature `ballista`) runs the same models on an
 //!   Apache Ballista cluster;
 //! - [`export`] writes the mart's CRM outcomes as the ad platforms' conversion upload files;
+//! - [`serve`] answers BI tools over the PostgreSQL protocol from the published marts;
 //! - [`demo`] writes realistic extracts in the real formats;
 //! - [`cli`] is the command line, a thin layer over the rest.
 
@@ -24,6 +25,7 @@ pub mod load;
 pub mod progress;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod sources;
 pub mod udf;
 pub mod warehouse;

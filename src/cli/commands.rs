@@ -304,23 +304,9 @@ pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
 
 /// A session in this process with the loaded tables and every published mart registered by
 /// model name (the highest version of each).
+/// The session `query`, `report`, `test` and `export` read (see [`crate::engine::Engine::query_session`]).
 pub async fn query_session(ctx: &Context) -> Result<SessionContext> {
-    let session = ctx.local_session()?;
-    crate::run::tables::register_loaded(&session, &ctx.warehouse).await?;
-    crate::run::tables::register_settings(&session, &ctx.project, &ctx.warehouse).await?;
-    if let Some(published) = Published::read(&ctx.warehouse).await? {
-        for (name, key, s) in published.latest_versions() {
-            crate::run::register_published(
-                &session,
-                &ctx.warehouse,
-                name,
-                &published.dir_of(key),
-                s,
-            )
-            .await?;
-        }
-    }
-    Ok(session)
+    ctx.engine()?.query_session(&ctx.project).await
 }
 
 pub async fn test(ctx: &Context) -> Result<i32> {

@@ -19,7 +19,8 @@ Exit codes:
   3  another build holds the warehouse lock
   4  an input file could not be read at all (bad rows are quarantined, not fatal)
   5  warehouse or internal error
-  6  the Ballista engine failed: scheduler unreachable or an executor died (nothing was published)";
+  6  the Ballista engine failed: scheduler unreachable or an executor died (nothing was published)
+  7  serve could not start: the address is in use or not this machine's, or the TLS files are unusable";
 
 #[derive(Debug, Parser)]
 #[command(name = "clearsight", version, about = "Judge B2B marketing channels by pipeline and revenue, not cost per lead.",
@@ -110,6 +111,9 @@ pub enum Command {
     },
     /// Generate demo extracts (GA4, Salesforce, HubSpot, ad platforms) and build the mart from them.
     Demo(DemoArgs),
+    /// Serve the published marts and the loaded tables as a read-only PostgreSQL endpoint for
+    /// BI tools (psql, Metabase, Power BI, Tableau, Looker Studio). Stops on SIGTERM.
+    Serve(serve::ServeArgs),
     /// Write files for other systems from the published mart.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -361,6 +365,7 @@ async fn run_command(cli: Cli) -> Result<i32> {
         Command::Docs { html } => check::docs(&Context::from_args(&cli.global)?, html).await,
         Command::Lineage(args) => lineage::lineage(&Context::from_args(&cli.global)?, args).await,
         Command::Query(args) => commands::query(&Context::from_args(&cli.global)?, args).await,
+        Command::Serve(args) => serve::serve(&Context::from_args(&cli.global)?, args).await,
         #[cfg(feature = "ballista")]
         Command::Scheduler(args) => {
             cluster::scheduler(&Context::from_args(&cli.global)?, args).await
@@ -382,3 +387,4 @@ pub mod export;
 pub mod init;
 pub mod lineage;
 pub mod output;
+pub mod serve;

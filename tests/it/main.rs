@@ -18,4 +18,5 @@ mod report;
 mod review;
 mod runner;
 mod s3;
+mod serve;
 mod world;
