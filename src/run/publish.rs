@@ -10,6 +10,7 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use datafusion::arrow::datatypes::DataType;
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 
@@ -18,9 +19,9 @@ use crate::warehouse::Warehouse;
 
 pub const POINTER: &str = "_published.json";
 
-/// `_SUCCESS.json` of one published model version.
+/// One published version of a model (its `_SUCCESS.json`): what was built, from what, by which run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Success {
+pub struct ModelVersion {
     pub model: String,
     pub version: u32,
     pub run_id: String,
@@ -42,7 +43,35 @@ pub struct Success {
     pub schema_hash: String,
     pub partition_by: Option<String>,
     /// Arrow type of the partition column, for reading the hive folders back.
-    pub partition_type: Option<String>,
+    pub partition_type: Option<PartitionType>,
+}
+
+/// The Arrow type of a hive partition column (in `_SUCCESS.json` as `"Date32"`, `"Int64"` or
+/// `"Utf8"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartitionType {
+    Date32,
+    Int64,
+    Utf8,
+}
+
+impl PartitionType {
+    /// Dates and integers keep their type; anything else is read back as text.
+    pub fn of(data_type: &DataType) -> Self {
+        match data_type {
+            DataType::Date32 => PartitionType::Date32,
+            DataType::Int64 => PartitionType::Int64,
+            _ => PartitionType::Utf8,
+        }
+    }
+
+    pub fn data_type(self) -> DataType {
+        match self {
+            PartitionType::Date32 => DataType::Date32,
+            PartitionType::Int64 => DataType::Int64,
+            PartitionType::Utf8 => DataType::Utf8,
+        }
+    }
 }
 
 /// What `_published.json` says: the run that is live and its models.
@@ -51,7 +80,7 @@ pub struct Published {
     pub run_id: String,
     pub published_at: String,
     /// `<model>/v<version>` -> its success record.
-    pub models: BTreeMap<String, Success>,
+    pub models: BTreeMap<String, ModelVersion>,
 }
 
 impl Published {
@@ -65,8 +94,8 @@ impl Published {
     }
 
     /// The highest published version of each model: (model, `<model>/v<n>` key, record).
-    pub fn latest_versions(&self) -> Vec<(&str, &String, &Success)> {
-        let mut latest: BTreeMap<&str, (&String, &Success)> = BTreeMap::new();
+    pub fn latest_versions(&self) -> Vec<(&str, &String, &ModelVersion)> {
+        let mut latest: BTreeMap<&str, (&String, &ModelVersion)> = BTreeMap::new();
         for (key, s) in &self.models {
             if latest
                 .get(s.model.as_str())

@@ -314,22 +314,25 @@ pub fn settings_tables(project: &Project) -> Result<Vec<(&'static str, RecordBat
     Ok(tables)
 }
 
+/// One hash of the settings files (all of `config/` but `sources.yaml`): the models'
+/// fingerprints and the `_config/<hash>/` folder both use it.
+pub fn settings_fingerprint(project: &Project) -> String {
+    let parts: Vec<&str> = project
+        .config_files
+        .iter()
+        .filter(|(f, _)| *f != "sources.yaml")
+        .flat_map(|(f, text)| [f.as_str(), text.as_str()])
+        .collect();
+    super::plan::hash_hex(&parts)
+}
+
 async fn write_settings(
     ctx: &SessionContext,
     project: &Project,
     warehouse: &Warehouse,
     tables: Vec<(&'static str, RecordBatch)>,
 ) -> Result<BTreeSet<String>> {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    for (file, text) in project
-        .config_files
-        .iter()
-        .filter(|(f, _)| *f != "sources.yaml")
-    {
-        hasher.update(file.as_bytes());
-        hasher.update(text.as_bytes());
-    }
-    let dir = format!("_config/{:032x}", hasher.digest128());
+    let dir = format!("_config/{}", settings_fingerprint(project));
     let mut names = BTreeSet::new();
     for (name, batch) in tables {
         let file = format!("{dir}/{name}/settings.parquet");

@@ -1,0 +1,280 @@
+//! Executes one planned node (see [`super::plan`]): runs an assertion, registers a view, carries
+//! a published version into the run, or builds a model into the run's staging folder and tests
+//! it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use datafusion::dataframe::DataFrameWriteOptions;
+
+use super::model::{Materialization, Model};
+use super::plan::Action;
+use super::publish::{ModelVersion, PartitionType, Published};
+use super::{audit, count_of, incremental, register_published, NodeResult, NodeStatus, Runner};
+use crate::error::{Error, Result};
+
+/// What executing a node needs besides its action.
+pub struct StepContext<'a> {
+    pub model: &'a Model,
+    pub previous: &'a Published,
+    /// The loaded and settings tables.
+    pub sources: &'a BTreeSet<String>,
+    pub full_refresh: bool,
+}
+
+/// What writing a model's output gives.
+struct Written {
+    rows: u64,
+    schema_hash: String,
+    partition_type: Option<PartitionType>,
+}
+
+impl Runner<'_> {
+    /// Executes one node; the model's new version (built or carried) goes into `next`.
+    pub(super) async fn execute(
+        &self,
+        step: &StepContext<'_>,
+        action: &Action,
+        next: &mut Published,
+    ) -> Result<NodeResult> {
+        let m = step.model;
+        let mut node = NodeResult {
+            name: m.name.clone(),
+            file: m.file.display().to_string(),
+            status: NodeStatus::Built,
+            rows: None,
+            seconds: 0.0,
+            fingerprint: action.fingerprint().map(str::to_string),
+            tests: Vec::new(),
+            message: None,
+        };
+        match action {
+            Action::Assert => {
+                let outcome = audit::run_assertion_file(&self.ctx, &m.name, &m.sql).await;
+                node.status = if outcome.passed {
+                    NodeStatus::Passed
+                } else {
+                    NodeStatus::Failed
+                };
+                node.message = outcome.message.clone();
+                node.tests.push(outcome);
+            }
+            Action::View { .. } => match self.ctx.sql(&m.sql).await {
+                Ok(df) => {
+                    self.ctx.register_table(m.name.as_str(), df.into_view())?;
+                    node.status = NodeStatus::View;
+                }
+                Err(e) => {
+                    node.status = NodeStatus::Error;
+                    node.message = Some(model_error(m, &e).to_string());
+                }
+            },
+            Action::Reuse {
+                published,
+                selected,
+                ..
+            } => {
+                node.status = if *selected {
+                    NodeStatus::Skipped
+                } else {
+                    NodeStatus::NotSelected
+                };
+                node.rows = Some(published.rows);
+                self.reuse(step, published, next).await?;
+            }
+            Action::Build { .. } => self.build_node(step, action, next, &mut node).await,
+        }
+        Ok(node)
+    }
+
+    /// Carries the published version into the run and registers it for its dependants.
+    async fn reuse(
+        &self,
+        step: &StepContext<'_>,
+        published: &ModelVersion,
+        next: &mut Published,
+    ) -> Result<()> {
+        let key = step.model.output_dir();
+        let dir = step.previous.dir_of(&key);
+        register_published(&self.ctx, self.warehouse, &step.model.name, &dir, published).await?;
+        let mut carried = published.clone();
+        carried.run_id = next.run_id.clone();
+        next.models.insert(key, carried);
+        Ok(())
+    }
+
+    /// Builds and tests a model; a failure is the node's status, not an error of the run.
+    async fn build_node(
+        &self,
+        step: &StepContext<'_>,
+        action: &Action,
+        next: &mut Published,
+        node: &mut NodeResult,
+    ) {
+        let Action::Build {
+            fingerprint,
+            definition,
+            inputs,
+            published,
+        } = action
+        else {
+            unreachable!("build_node runs Build actions");
+        };
+        let m = step.model;
+        let key = m.output_dir();
+        let dir = format!("_runs/{}/marts/{key}", next.run_id);
+        let old = published.as_ref().map(|o| (o, step.previous.dir_of(&key)));
+        match self.materialize(step, &dir, old, definition).await {
+            Ok(mut version) => {
+                version.run_id = next.run_id.clone();
+                version.built_by = next.run_id.clone();
+                version.fingerprint = fingerprint.clone();
+                version.input_fingerprints = inputs.clone();
+                node.rows = Some(version.rows);
+                node.tests = audit::run_tests(&self.ctx, &m.name, &m.header.tests).await;
+                if node.tests.iter().any(|t| !t.passed) {
+                    node.status = NodeStatus::Failed;
+                }
+                if let Some(days) = &version.partitions_rebuilt {
+                    node.message =
+                        Some(format!("incremental: rebuilt {} partition(s)", days.len()));
+                }
+                next.models.insert(key, version);
+            }
+            Err(e) => {
+                node.status = NodeStatus::Error;
+                node.message = Some(e.to_string());
+            }
+        }
+    }
+
+    /// Builds a table or incremental model into `dir`; returns its version record (run ids and
+    /// fingerprints are filled in by the caller).
+    async fn materialize(
+        &self,
+        step: &StepContext<'_>,
+        dir: &str,
+        old: Option<(&ModelVersion, String)>,
+        definition: &str,
+    ) -> Result<ModelVersion> {
+        let m = step.model;
+        let input_files = incremental::input_files(self.warehouse, &m.reads).await?;
+        let reusable = old.filter(|(o, _)| {
+            m.header.materialized == Materialization::Incremental
+                && !step.full_refresh
+                && o.definition_fingerprint == definition
+        });
+        let mut rebuilt = None;
+        let mut written = None;
+        if m.header.materialized == Materialization::Incremental {
+            let col = incremental::validate(m, step.sources)?;
+            if let Some((old, old_dir)) = reusable {
+                if let Some(added) = incremental::appended(&old.input_files, &input_files) {
+                    let days =
+                        incremental::changed_partitions(&self.ctx, self.warehouse, m, &col, &added)
+                            .await?;
+                    let sql = incremental::restricted_sql(m, &col, &days);
+                    let mut w = self.write(m, dir, Some(&sql)).await?;
+                    incremental::carry_partitions(self.warehouse, &old_dir, dir, &col, &days)
+                        .await?;
+                    w.partition_type = w.partition_type.or(old.partition_type);
+                    written = Some(w);
+                    rebuilt = Some(days);
+                }
+            }
+        }
+        let written = match written {
+            Some(w) => w,
+            None => self.write(m, dir, None).await?,
+        };
+        let mut version = ModelVersion {
+            model: m.name.clone(),
+            version: m.header.version,
+            run_id: String::new(),
+            built_by: String::new(),
+            fingerprint: String::new(),
+            definition_fingerprint: definition.to_string(),
+            input_fingerprints: BTreeMap::new(),
+            input_files,
+            partitions_rebuilt: rebuilt,
+            rows: written.rows,
+            schema_hash: written.schema_hash,
+            partition_by: m.header.partition_by.clone(),
+            partition_type: written.partition_type,
+        };
+        register_published(&self.ctx, self.warehouse, &m.name, dir, &version).await?;
+        if version.partitions_rebuilt.is_some() {
+            let sql = format!("SELECT COUNT(*) FROM \"{}\"", m.name);
+            version.rows = count_of(&self.ctx.sql(&sql).await?.collect().await?);
+        }
+        Ok(version)
+    }
+
+    /// Writes the model's output (or, with `sql`, an incremental restriction of it) to `dir`.
+    async fn write(&self, m: &Model, dir: &str, sql: Option<&str>) -> Result<Written> {
+        let fail = |e: &dyn std::fmt::Display| model_error(m, e);
+        let df = self
+            .ctx
+            .sql(sql.unwrap_or(&m.sql))
+            .await
+            .map_err(|e| fail(&e))?;
+        let schema = df.schema().as_arrow().clone();
+        let schema_hash = super::plan::hash_hex(&[&format!("{:?}", schema.fields())]);
+        let mut options = DataFrameWriteOptions::new();
+        let mut partition_type = None;
+        if let Some(col) = &m.header.partition_by {
+            let field = schema
+                .field_with_name(col)
+                .map_err(|_| fail(&format!("partition_by column {col:?} is not in the output")))?;
+            partition_type = Some(PartitionType::of(field.data_type()));
+            options = options.with_partition_by(vec![col.clone()]);
+        }
+        let written = df
+            .write_parquet(&self.warehouse.url_of(dir), options, None)
+            .await
+            .map_err(|e| fail(&e))?;
+        let rows = count_of(&written);
+        if rows == 0 && sql.is_none() {
+            self.write_empty(m, dir, &schema).await?;
+        }
+        Ok(Written {
+            rows,
+            schema_hash,
+            partition_type,
+        })
+    }
+
+    /// An empty output still has a schema for its readers: one empty file.
+    async fn write_empty(
+        &self,
+        m: &Model,
+        dir: &str,
+        schema: &datafusion::arrow::datatypes::Schema,
+    ) -> Result<()> {
+        let (path, fields) = match &m.header.partition_by {
+            Some(col) => (
+                format!("{dir}/{col}=1970-01-01/empty.parquet"),
+                schema
+                    .fields()
+                    .iter()
+                    .filter(|f| f.name() != col)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
+            None => (
+                format!("{dir}/empty.parquet"),
+                schema.fields().iter().cloned().collect(),
+            ),
+        };
+        let file_schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+        let bytes = crate::warehouse::parquet_bytes(file_schema, &[])?;
+        self.warehouse.put(&path, bytes).await
+    }
+}
+
+fn model_error(m: &Model, e: &dyn std::fmt::Display) -> Error {
+    Error::Model {
+        model: m.name.clone(),
+        file: m.file.clone(),
+        message: e.to_string(),
+    }
+}
