@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Same marts before and after a change: builds REV (default: main's first parent, HEAD~1) and
+# the working tree, runs `demo` with both on the same generated extracts, and compares every
+# published model row for row and value for value (numbers to 1e-9 relative).
+#
+#   scripts/compare_marts.sh [REV] [EVENTS]
+#
+# Exit 0 when every mart is equal, 1 with the first differences otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REV="${1:-HEAD~1}"
+EVENTS="${2:-20000}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearsight-target}"
+WORK="$(mktemp -d /tmp/clearsight-compare.XXXXXX)"
+trap 'git worktree remove --force "$WORK/base-src" >/dev/null 2>&1 || true' EXIT
+
+echo "building $REV ..."
+git worktree add --force --detach "$WORK/base-src" "$REV" >/dev/null
+(cd "$WORK/base-src" && cargo build --quiet)
+cp "$CARGO_TARGET_DIR/debug/clearsight" "$WORK/clearsight-base"
+echo "building the working tree ..."
+cargo build --quiet
+cp "$CARGO_TARGET_DIR/debug/clearsight" "$WORK/clearsight-new"
+
+for side in base new; do
+  mkdir -p "$WORK/$side"
+  cp -r "$WORK/base-src/config" "$WORK/base-src/queries" "$WORK/$side/"
+  [ "$side" = new ] && rm -rf "$WORK/new/config" "$WORK/new/queries" && cp -r config queries "$WORK/new/"
+  "$WORK/clearsight-$side" -C "$WORK/$side" --quiet demo --events "$EVENTS" --seed 42 >/dev/null
+done
+
+# Every published model, read by the new binary from each warehouse, as sorted CSV.
+status=0
+models=$(python3 -c "import json,sys; print(' '.join(sorted({v['model'] for v in json.load(open(sys.argv[1]))['models'].values()})))" "$WORK/new/warehouse/_published.json")
+for m in $models; do
+  for side in base new; do
+    "$WORK/clearsight-new" -C "$WORK/$side" --quiet query --format csv "SELECT * FROM \"$m\"" > "$WORK/$side/$m.csv"
+  done
+  if ! python3 - "$WORK/base/$m.csv" "$WORK/new/$m.csv" "$m" <<'PY'
+import csv, math, sys
+def rows(path):
+    with open(path, newline="") as f:
+        r = list(csv.reader(f))
+    return r[0], sorted(r[1:])
+def same(a, b):
+    if a == b:
+        return True
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+(h1, a), (h2, b), model = rows(sys.argv[1]), rows(sys.argv[2]), sys.argv[3]
+if h1 != h2:
+    sys.exit(f"{model}: columns differ: {h1} vs {h2}")
+if len(a) != len(b):
+    sys.exit(f"{model}: {len(a)} rows before, {len(b)} after")
+bad = [(x, y) for x, y in zip(a, b) if len(x) != len(y) or not all(same(p, q) for p, q in zip(x, y))]
+if bad:
+    sys.exit(f"{model}: {len(bad)} rows differ, first:\n  before {bad[0][0]}\n  after  {bad[0][1]}")
+print(f"{model}: {len(a)} rows equal")
+PY
+  then status=1; fi
+done
+exit $status
