@@ -33,6 +33,12 @@ fn clients() -> Option<()> {
 /// A demo project whose mart is built.
 fn built_demo(seed: &str) -> TestProject {
     let project = TestProject::demo();
+    demo_run(&project, seed);
+    project
+}
+
+/// `clearsight demo` in `project`: extracts from `seed`, built and published.
+fn demo_run(project: &TestProject, seed: &str) {
     let p = project.path().to_str().unwrap();
     clearsight_ok(&[
         "--project",
@@ -44,7 +50,6 @@ fn built_demo(seed: &str) -> TestProject {
         "--seed",
         seed,
     ]);
-    project
 }
 
 /// A running `clearsight serve`, its stderr in a file.
@@ -475,17 +480,7 @@ async fn serve_switches_to_a_new_run_mid_loop_and_never_mixes_two() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // A new run, with other extracts, published while the loop queries.
-    let p = project.path().to_str().unwrap();
-    clearsight_ok(&[
-        "--project",
-        p,
-        "--quiet",
-        "demo",
-        "--events",
-        "6000",
-        "--seed",
-        "45",
-    ]);
+    demo_run(&project, "45");
     std::fs::write(&stop, "").unwrap();
     let out = looping.wait_with_output().unwrap();
     let seen: Vec<(f64, i64)> =
