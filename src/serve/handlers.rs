@@ -47,7 +47,8 @@ pub enum Access {
 /// What every connection shares.
 pub struct Shared {
     pub live: Arc<LiveMarts>,
-    pub access: Access,
+    /// The salted password (salted once at start: 4096 PBKDF2 rounds), or None for trust.
+    password: Option<Arc<OnePassword>>,
     hooks: Vec<Arc<dyn QueryHook>>,
     /// A parser for the protocol's plan-only questions (parameter and result types).
     types_parser: Arc<Parser>,
@@ -63,9 +64,13 @@ impl Shared {
         ];
         let empty = Arc::new(datafusion::prelude::SessionContext::new());
         let types_parser = DfSessionService::new_with_hooks(empty, hooks.clone()).query_parser();
+        let password = match &access {
+            Access::Trust => None,
+            Access::Password { user, password } => Some(Arc::new(OnePassword::new(user, password))),
+        };
         Shared {
             live,
-            access,
+            password,
             hooks,
             types_parser,
         }
@@ -79,13 +84,14 @@ impl Shared {
             .map_err(|e| PgWireError::ApiError(Box::new(e)))
     }
 
+    /// The session service of one query on `session`.
+    fn service_on(&self, session: Arc<datafusion::prelude::SessionContext>) -> DfSessionService {
+        DfSessionService::new_with_hooks(session, self.hooks.clone())
+    }
+
     /// The session service of one query.
     async fn service(&self) -> PgWireResult<DfSessionService> {
-        let session = self.session().await?;
-        Ok(DfSessionService::new_with_hooks(
-            session,
-            self.hooks.clone(),
-        ))
+        Ok(self.service_on(self.session().await?))
     }
 }
 
@@ -97,16 +103,15 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(shared: Arc<Shared>) -> Self {
-        let startup = match &shared.access {
-            Access::Trust => Startup::Trust(TrustStartup),
-            Access::Password { user, password } => {
+        let startup = match &shared.password {
+            None => Startup::Trust(TrustStartup),
+            Some(source) => {
                 let mut parameters = DefaultServerParameterProvider::default();
                 parameters.default_transaction_read_only = true;
                 parameters.is_superuser = false;
-                let source = Arc::new(OnePassword::new(user, password));
                 Startup::Scram(
                     SASLAuthStartupHandler::new(Arc::new(parameters))
-                        .with_scram(ScramAuth::new(source)),
+                        .with_scram(ScramAuth::new(source.clone())),
                 )
             }
         };
@@ -189,7 +194,7 @@ impl ExtendedQueryHandler for LiveQueries {
             }
             (_, None) => portal,
         };
-        let service = DfSessionService::new_with_hooks(session, self.shared.hooks.clone());
+        let service = self.shared.service_on(session);
         ExtendedQueryHandler::do_query(&service, client, portal, max_rows).await
     }
 }

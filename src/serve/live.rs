@@ -61,7 +61,7 @@ impl LiveMarts {
 
     /// A session for one query: the live run's tables, in a memory pool of its own.
     pub async fn query_session(&self) -> Result<Arc<SessionContext>> {
-        let (base, _) = self.live().await?;
+        let base = self.live().await?;
         let runtime = RuntimeEnvBuilder::from_runtime_env(base.runtime_env().as_ref())
             .with_memory_pool(Arc::new(FairSpillPool::new(self.query_memory)))
             .build_arc()?;
@@ -72,11 +72,11 @@ impl LiveMarts {
     }
 
     /// The live run's session, rebuilt first when the pointer changed since it was built.
-    async fn live(&self) -> Result<(Arc<SessionContext>, Option<Bytes>)> {
+    async fn live(&self) -> Result<Arc<SessionContext>> {
         let pointer = self.engine.warehouse.get(POINTER).await?;
         let mut current = self.current.lock().await;
         if let Some(live) = current.as_ref().filter(|l| l.pointer == pointer) {
-            return Ok((live.session.clone(), pointer));
+            return Ok(live.session.clone());
         }
         let published = match &pointer {
             Some(bytes) => parse(&self.engine, bytes)?,
@@ -92,10 +92,10 @@ impl LiveMarts {
         super::log(&format!("serving run {run}"));
         let session = Arc::new(session);
         *current = Some(Live {
-            pointer: pointer.clone(),
+            pointer,
             session: session.clone(),
         });
-        Ok((session, pointer))
+        Ok(session)
     }
 }
 
