@@ -140,6 +140,11 @@ fn text(values: Vec<String>) -> ArrayRef {
     Arc::new(StringArray::from(values))
 }
 
+/// A DATE column from days since 1970-01-01.
+fn dates(values: impl Iterator<Item = Option<i32>>) -> ArrayRef {
+    Arc::new(values.collect::<Date32Array>())
+}
+
 fn mem_table(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
     let schema: SchemaRef = Arc::new(Schema::new(
         columns
@@ -388,12 +393,7 @@ fn target_table(t: &Targets) -> Result<RecordBatch> {
     }
     mem_table(vec![
         ("metric", text(rows.iter().map(|r| r.0.clone()).collect())),
-        (
-            "month",
-            Arc::new(Date32Array::from(
-                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            )),
-        ),
+        ("month", dates(rows.iter().map(|r| r.1))),
         (
             "target",
             Arc::new(Float64Array::from(
@@ -447,18 +447,8 @@ fn window_table(windows: &[MyopiaWindow]) -> Result<RecordBatch> {
     }
     mem_table(vec![
         ("name", text(rows.iter().map(|r| r.0.clone()).collect())),
-        (
-            "from_month",
-            Arc::new(Date32Array::from(
-                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            )),
-        ),
-        (
-            "to_month",
-            Arc::new(Date32Array::from(
-                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            )),
-        ),
+        ("from_month", dates(rows.iter().map(|r| Some(r.1)))),
+        ("to_month", dates(rows.iter().map(|r| Some(r.2)))),
     ])
 }
 
