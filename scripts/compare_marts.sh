@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Same marts before and after a change: builds REV (default: main's first parent, HEAD~1) and
 # the working tree, runs `demo` with both on the same generated extracts, and compares every
-# published model row for row and value for value (numbers to 1e-9 relative).
+# published model row for row and value for value (numbers to 1e-9 relative). A column the
+# change adds is named and left out of the comparison; a column it drops is a difference.
 #
 #   scripts/compare_marts.sh [REV] [EVENTS]
+#   RENAMED="stg_sessions=int_sessions stg_leads=int_leads" scripts/compare_marts.sh REV
+#
+# RENAMED pairs a model of REV with its new name; a model REV does not publish (or whose name
+# was given to a renamed one) is listed as new and not compared.
 #
 # Exit 0 when every mart is equal, 1 with the first differences otherwise.
 set -euo pipefail
@@ -32,16 +37,30 @@ done
 # Every published model, read by the new binary from each warehouse, as sorted CSV.
 status=0
 models=$(python3 -c "import json,sys; print(' '.join(sorted({v['model'] for v in json.load(open(sys.argv[1]))['models'].values()})))" "$WORK/new/warehouse/_published.json")
+base_models=$(python3 -c "import json,sys; print(' '.join(sorted({v['model'] for v in json.load(open(sys.argv[1]))['models'].values()})))" "$WORK/base/warehouse/_published.json")
+declare -A renamed_from renamed_away
+for pair in ${RENAMED:-}; do
+  renamed_from[${pair#*=}]=${pair%%=*}
+  renamed_away[${pair%%=*}]=1
+done
 for m in $models; do
-  for side in base new; do
-    "$WORK/clearsight-new" -C "$WORK/$side" --quiet query --format csv "SELECT * FROM \"$m\"" > "$WORK/$side/$m.csv"
-  done
+  b=${renamed_from[$m]:-$m}
+  if [ -z "${renamed_from[$m]:-}" ] && { [ -n "${renamed_away[$m]:-}" ] || ! grep -qw "$b" <<<"$base_models"; }; then
+    echo "$m: new model, not compared"
+    continue
+  fi
+  "$WORK/clearsight-new" -C "$WORK/base" --quiet query --format csv "SELECT * FROM \"$b\"" > "$WORK/base/$m.csv"
+  "$WORK/clearsight-new" -C "$WORK/new" --quiet query --format csv "SELECT * FROM \"$m\"" > "$WORK/new/$m.csv"
+  [ "$b" != "$m" ] && echo "$m: compared with $b of $REV"
   if ! python3 - "$WORK/base/$m.csv" "$WORK/new/$m.csv" "$m" <<'PY'
 import csv, math, sys
-def rows(path):
+def rows(path, columns=None):
     with open(path, newline="") as f:
         r = list(csv.reader(f))
-    return r[0], sorted(r[1:])
+    if columns is None:
+        return r[0], sorted(r[1:])
+    at = [r[0].index(c) for c in columns]
+    return columns, sorted([row[i] for i in at] for row in r[1:])
 def same(a, b):
     if a == b:
         return True
@@ -50,15 +69,20 @@ def same(a, b):
     except ValueError:
         return False
     return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
-(h1, a), (h2, b), model = rows(sys.argv[1]), rows(sys.argv[2]), sys.argv[3]
-if h1 != h2:
-    sys.exit(f"{model}: columns differ: {h1} vs {h2}")
+(h1, a), model = rows(sys.argv[1]), sys.argv[3]
+h2 = rows(sys.argv[2])[0]
+missing = [c for c in h1 if c not in h2]
+if missing:
+    sys.exit(f"{model}: columns gone: {missing}")
+# A column the change adds is reported; the columns both sides have are compared.
+added = [c for c in h2 if c not in h1]
+_, b = rows(sys.argv[2], h1)
 if len(a) != len(b):
     sys.exit(f"{model}: {len(a)} rows before, {len(b)} after")
 bad = [(x, y) for x, y in zip(a, b) if len(x) != len(y) or not all(same(p, q) for p, q in zip(x, y))]
 if bad:
     sys.exit(f"{model}: {len(bad)} rows differ, first:\n  before {bad[0][0]}\n  after  {bad[0][1]}")
-print(f"{model}: {len(a)} rows equal")
+print(f"{model}: {len(a)} rows equal" + (f" (new columns: {', '.join(added)})" if added else ""))
 PY
   then status=1; fi
 done

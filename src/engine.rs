@@ -146,7 +146,7 @@ impl Engine {
     ) -> Result<SessionContext> {
         let session = self.local_session()?;
         crate::run::tables::register_loaded(&session, &self.warehouse).await?;
-        crate::run::tables::register_settings(&session, project, &self.warehouse).await?;
+        crate::run::settings::register_settings(&session, project, &self.warehouse).await?;
         if let Some(published) = published {
             for (name, key, s) in published.latest_versions() {
                 let dir = published.dir_of(key);
@@ -170,25 +170,23 @@ impl Engine {
     }
 }
 
+/// Checks a scheduler address is `df://HOST:PORT` (the `--scheduler` flag's parser).
+pub fn parse_scheduler(url: &str) -> Result<String, String> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| format!("--scheduler {url:?}: {e} (expected df://HOST:PORT)"))?;
+    if parsed.scheme() != "df" || parsed.host_str().is_none() {
+        return Err(format!("--scheduler {url:?}: expected df://HOST:PORT"));
+    }
+    Ok(url.to_string())
+}
+
 /// Parses `--engine` and `--scheduler` (flag, environment or config) into an [`EngineKind`].
 pub fn engine_kind(engine: Option<&str>, scheduler: Option<&str>) -> Result<EngineKind> {
     match (engine.unwrap_or("local"), scheduler) {
         ("local", _) => Ok(EngineKind::Local),
-        ("ballista", Some(url)) => {
-            let parsed = url::Url::parse(url).map_err(|e| {
-                Error::Usage(format!(
-                    "--scheduler {url:?}: {e} (expected df://HOST:PORT)"
-                ))
-            })?;
-            if parsed.scheme() != "df" || parsed.host_str().is_none() {
-                return Err(Error::Usage(format!(
-                    "--scheduler {url:?}: expected df://HOST:PORT"
-                )));
-            }
-            Ok(EngineKind::Ballista {
-                scheduler: url.to_string(),
-            })
-        }
+        ("ballista", Some(url)) => Ok(EngineKind::Ballista {
+            scheduler: parse_scheduler(url).map_err(Error::Usage)?,
+        }),
         ("ballista", None) => Err(Error::Usage(
             "--engine ballista needs --scheduler df://HOST:PORT (or CLEARSIGHT_SCHEDULER, or \
              engine.scheduler in config/sources.yaml)"
@@ -197,5 +195,56 @@ pub fn engine_kind(engine: Option<&str>, scheduler: Option<&str>) -> Result<Engi
         (other, _) => Err(Error::Usage(format!(
             "--engine {other:?}: expected local or ballista"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_binary_units() {
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5GB"), Ok(3 << 29));
+        assert_eq!(parse_size(" 100000 "), Ok(100_000));
+        assert_eq!(parse_size("2K"), Ok(2048));
+    }
+
+    #[test]
+    fn sizes_that_are_not_sizes_are_refused() {
+        for bad in ["", "G", "-1G", "0", "four gigs", "4X"] {
+            let e = parse_size(bad).unwrap_err();
+            assert!(e.contains("not a size"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn engine_is_local_unless_ballista_with_a_scheduler() {
+        assert_eq!(engine_kind(None, None).unwrap(), EngineKind::Local);
+        assert_eq!(
+            engine_kind(Some("local"), Some("df://h:1")).unwrap(),
+            EngineKind::Local
+        );
+        assert_eq!(
+            engine_kind(Some("ballista"), Some("df://10.0.0.5:50050")).unwrap(),
+            EngineKind::Ballista {
+                scheduler: "df://10.0.0.5:50050".into()
+            }
+        );
+        let no_scheduler = engine_kind(Some("ballista"), None).unwrap_err();
+        assert!(no_scheduler.to_string().contains("needs --scheduler"));
+        assert!(engine_kind(Some("spark"), None).is_err());
+    }
+
+    #[test]
+    fn scheduler_must_be_a_df_url() {
+        assert_eq!(
+            parse_scheduler("df://sched:50050").as_deref(),
+            Ok("df://sched:50050")
+        );
+        assert!(parse_scheduler("http://sched:50050").is_err());
+        assert!(parse_scheduler("sched:50050").is_err());
+        assert!(parse_scheduler("not a url").is_err());
     }
 }

@@ -10,6 +10,9 @@
 //! - [`export`] writes the mart's CRM outcomes as the ad platforms' conversion upload files;
 //! - [`serve`] answers BI tools over the PostgreSQL protocol from the published marts;
 //! - [`demo`] writes realistic extracts in the real formats;
+//! - [`observe`] carries the progress of a load or a run to whoever watches (the CLI prints it);
+//! - [`workspace`] opens a project with its warehouse and engine settings: what every front end
+//!   (CLI, server, tests) starts from;
 //! - [`cli`] is the command line, a thin layer over the rest.
 
 pub mod cli;
@@ -22,13 +25,14 @@ pub mod engine;
 pub mod error;
 pub mod export;
 pub mod load;
-pub mod progress;
+pub mod observe;
 pub mod report;
 pub mod run;
 pub mod serve;
 pub mod sources;
 pub mod udf;
 pub mod warehouse;
+pub mod workspace;
 
 pub use error::{Error, Result};
 

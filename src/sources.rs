@@ -89,3 +89,20 @@ pub async fn read_input(input: &InputFile) -> Result<Bytes> {
         .map_err(|e| unreadable(e.to_string()))?;
     got.bytes().await.map_err(|e| unreadable(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn star_matches_any_run_and_question_mark_one_character() {
+        assert!(wildcard_match("events_*.json", "events_20240301.json"));
+        assert!(wildcard_match("events_*.json", "events_.json"));
+        assert!(!wildcard_match("events_*.json", "events_20240301.json.gz"));
+        assert!(wildcard_match("sf_leads_202?.csv", "sf_leads_2024.csv"));
+        assert!(!wildcard_match("sf_leads_202?.csv", "sf_leads_20245.csv"));
+        assert!(wildcard_match("*", ""));
+        assert!(wildcard_match("a*b*c", "a-b-x-c"));
+        assert!(!wildcard_match("a*b*c", "a-c-b"));
+    }
+}

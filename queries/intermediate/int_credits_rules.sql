@@ -17,7 +17,7 @@ WITH touches AS (
     SELECT
         t.*,
         MAX(CASE WHEN t.source <> '(direct)' THEN t.touch_index END) OVER (PARTITION BY t.lead_id) AS last_non_direct,
-        POWER(2.0, -((CAST(t.created_at AS BIGINT) - CAST(t.touch_at AS BIGINT)) / 86400000000.0) / c.half_life_days) AS decay_weight
+        POWER(2.0, -days_between(t.touch_at, t.created_at) / c.half_life_days) AS decay_weight
     FROM int_touches t
     CROSS JOIN cfg_settings c
 ),
@@ -28,21 +28,21 @@ SELECT lead_id, touch_index, 'first_touch' AS attribution_model,
        CASE WHEN touch_index = 1 THEN 1.0 ELSE 0.0 END AS credit
 FROM weighted
 UNION ALL
-SELECT lead_id, touch_index, 'last_touch',
-       CASE WHEN touch_index = COALESCE(last_non_direct, n_touches) THEN 1.0 ELSE 0.0 END
+SELECT lead_id, touch_index, 'last_touch' AS attribution_model,
+       CASE WHEN touch_index = COALESCE(last_non_direct, n_touches) THEN 1.0 ELSE 0.0 END AS credit
 FROM weighted
 UNION ALL
-SELECT lead_id, touch_index, 'linear', 1.0 / n_touches
+SELECT lead_id, touch_index, 'linear' AS attribution_model, 1.0 / n_touches AS credit
 FROM weighted
 UNION ALL
-SELECT lead_id, touch_index, 'time_decay', decay_weight / decay_total
+SELECT lead_id, touch_index, 'time_decay' AS attribution_model, decay_weight / decay_total AS credit
 FROM weighted
 UNION ALL
-SELECT lead_id, touch_index, 'position_based',
+SELECT lead_id, touch_index, 'position_based' AS attribution_model,
        CASE
            WHEN n_touches = 1 THEN 1.0
            WHEN n_touches = 2 THEN 0.5
            WHEN touch_index = 1 OR touch_index = n_touches THEN 0.4
            ELSE 0.2 / (n_touches - 2)
-       END
+       END AS credit
 FROM weighted

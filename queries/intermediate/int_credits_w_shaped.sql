@@ -28,7 +28,7 @@ milestones AS (
         MAX(CASE WHEN e.touch_at <= l.opportunity_created_at THEN e.touch_index END) AS opportunity_touch,
         COUNT(*) AS n_extended
     FROM extended e
-    JOIN stg_leads l ON l.lead_id = e.lead_id
+    JOIN int_leads l ON l.lead_id = e.lead_id
     WHERE l.opportunity_created_at IS NOT NULL
     GROUP BY e.lead_id
 ),
@@ -56,7 +56,7 @@ SELECT
     END AS credit
 FROM shaped
 UNION ALL
-SELECT r.lead_id, r.touch_index, 'w_shaped', r.credit
+SELECT r.lead_id, r.touch_index, 'w_shaped' AS attribution_model, r.credit
 FROM int_credits_rules r
 WHERE r.attribution_model = 'position_based'
   AND NOT EXISTS (

@@ -9,20 +9,20 @@
 --   - unique: [lead_id, user_pseudo_id]
 --   - accepted_values: {column: match_method, values: [client_id, gclid, user_id]}
 WITH ga_users AS (
-    SELECT DISTINCT user_pseudo_id FROM stg_sessions
+    SELECT DISTINCT user_pseudo_id FROM int_sessions
 ),
 candidates AS (
     SELECT l.lead_id, 1 AS preference, 'client_id' AS match_method, u.user_pseudo_id
     FROM stg_leads l
     JOIN ga_users u ON u.user_pseudo_id = l.ga_client_id
     UNION ALL
-    SELECT l.lead_id, 2, 'gclid', g.user_pseudo_id
+    SELECT l.lead_id, 2 AS preference, 'gclid' AS match_method, g.user_pseudo_id
     FROM stg_leads l
-    JOIN stg_ga_identities g ON g.kind = 'gclid' AND g.match_key = l.gclid
+    JOIN int_ga_identities g ON g.kind = 'gclid' AND g.match_key = l.gclid
     UNION ALL
-    SELECT l.lead_id, 3, 'user_id', g.user_pseudo_id
+    SELECT l.lead_id, 3 AS preference, 'user_id' AS match_method, g.user_pseudo_id
     FROM stg_leads l
-    JOIN stg_ga_identities g ON g.kind = 'user_id' AND g.match_key = l.email_sha256
+    JOIN int_ga_identities g ON g.kind = 'user_id' AND g.match_key = l.email_sha256
 ),
 best AS (
     SELECT lead_id, MIN(preference) AS preference FROM candidates GROUP BY lead_id

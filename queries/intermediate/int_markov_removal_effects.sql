@@ -12,20 +12,20 @@
 WITH steps AS (
     SELECT t.lead_id, t.touch_index, t.n_touches, t.channel, l.won_share
     FROM int_touches t
-    JOIN stg_leads l ON l.lead_id = t.lead_id
+    JOIN int_leads l ON l.lead_id = t.lead_id
 ),
 transitions AS (
     SELECT '(start)' AS from_state, channel AS to_state, 1.0 AS weight
     FROM steps WHERE touch_index = 1
     UNION ALL
-    SELECT a.channel, b.channel, 1.0
+    SELECT a.channel AS from_state, b.channel AS to_state, 1.0 AS weight
     FROM steps a
     JOIN steps b ON b.lead_id = a.lead_id AND b.touch_index = a.touch_index + 1
     UNION ALL
-    SELECT channel, '(conversion)', won_share
+    SELECT channel AS from_state, '(conversion)' AS to_state, won_share AS weight
     FROM steps WHERE touch_index = n_touches AND won_share > 0
     UNION ALL
-    SELECT channel, '(null)', 1.0 - won_share
+    SELECT channel AS from_state, '(null)' AS to_state, 1.0 - won_share AS weight
     FROM steps WHERE touch_index = n_touches AND won_share < 1
 ),
 chain AS (

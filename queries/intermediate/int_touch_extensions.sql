@@ -26,6 +26,7 @@ WITH extension AS (
     SELECT
         u.lead_id,
         u.match_method,
+        s.session_key,
         s.user_pseudo_id,
         s.ga_session_id,
         s.session_start AS touch_at,
@@ -36,8 +37,8 @@ WITH extension AS (
         l.created_at,
         l.lead_month
     FROM int_lead_users u
-    JOIN stg_leads l ON l.lead_id = u.lead_id
-    JOIN stg_sessions s ON s.user_pseudo_id = u.user_pseudo_id
+    JOIN int_leads l ON l.lead_id = u.lead_id
+    JOIN int_sessions s ON s.user_pseudo_id = u.user_pseudo_id
     WHERE l.opportunity_created_at IS NOT NULL
       AND s.session_start > l.created_at
       AND s.session_start <= l.opportunity_created_at
@@ -49,7 +50,7 @@ SELECT
     e.lead_id,
     j.n_touches + ROW_NUMBER() OVER (PARTITION BY e.lead_id ORDER BY e.touch_at, e.ga_session_id, e.user_pseudo_id) AS touch_index,
     j.n_touches,
-    e.user_pseudo_id || ':' || CAST(e.ga_session_id AS VARCHAR) AS session_key,
+    e.session_key,
     e.user_pseudo_id,
     e.ga_session_id,
     e.touch_at,

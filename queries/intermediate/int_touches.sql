@@ -30,6 +30,7 @@ WITH window_sessions AS (
     SELECT
         u.lead_id,
         u.match_method,
+        s.session_key,
         s.user_pseudo_id,
         s.ga_session_id,
         s.session_start AS touch_at,
@@ -39,10 +40,10 @@ WITH window_sessions AS (
         s.channel
     FROM int_lead_users u
     JOIN stg_leads l ON l.lead_id = u.lead_id
-    JOIN stg_sessions s ON s.user_pseudo_id = u.user_pseudo_id
+    JOIN int_sessions s ON s.user_pseudo_id = u.user_pseudo_id
     CROSS JOIN cfg_settings c
     WHERE s.session_start <= l.created_at
-      AND CAST(s.session_start AS BIGINT) >= CAST(l.created_at AS BIGINT) - c.lookback_days * 86400000000
+      AND s.session_start >= l.created_at - c.lookback
 ),
 methods AS (
     SELECT DISTINCT lead_id, match_method FROM int_lead_users
@@ -58,6 +59,7 @@ fallback AS (
                 ELSE 'none'
             END
         ) AS match_method,
+        CAST(NULL AS VARCHAR) AS session_key,
         CAST(NULL AS VARCHAR) AS user_pseudo_id,
         CAST(NULL AS BIGINT) AS ga_session_id,
         l.created_at AS touch_at,
@@ -75,15 +77,19 @@ fallback AS (
     WHERE NOT EXISTS (SELECT 1 FROM window_sessions w WHERE w.lead_id = l.lead_id)
 ),
 touches AS (
-    SELECT * FROM window_sessions
+    SELECT lead_id, match_method, session_key, user_pseudo_id, ga_session_id, touch_at,
+           source, medium, campaign, channel
+    FROM window_sessions
     UNION ALL
-    SELECT * FROM fallback
+    SELECT lead_id, match_method, session_key, user_pseudo_id, ga_session_id, touch_at,
+           source, medium, campaign, channel
+    FROM fallback
 )
 SELECT
     t.lead_id,
     ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.touch_at, t.ga_session_id, t.user_pseudo_id) AS touch_index,
     COUNT(*) OVER (PARTITION BY t.lead_id) AS n_touches,
-    CASE WHEN t.ga_session_id IS NOT NULL THEN t.user_pseudo_id || ':' || CAST(t.ga_session_id AS VARCHAR) END AS session_key,
+    t.session_key,
     t.user_pseudo_id,
     t.ga_session_id,
     t.touch_at,

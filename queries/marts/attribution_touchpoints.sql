@@ -8,7 +8,7 @@
 -- tests:
 --   - not_null: [attribution_model, lead_id, touch_index, channel, campaign, credit, leads, pipeline, revenue]
 --   - unique: [attribution_model, lead_id, touch_index]
---   - accepted_values: {column: attribution_model, values: [first_touch, last_touch, linear, time_decay, position_based, w_shaped, data_driven]}
+--   - relationships: {column: attribution_model, to: cfg_attribution_models, field: attribution_model}
 --   - assert: "SELECT attribution_model, lead_id FROM this GROUP BY attribution_model, lead_id HAVING ABS(SUM(credit) - 1.0) > 1e-9"
 -- columns:
 --   - {name: attribution_model, type: VARCHAR, description: "the attribution model that split each lead's credit (first_touch ... data_driven)"}
@@ -74,4 +74,4 @@ SELECT
     c.credit * l.revenue AS revenue
 FROM credits c
 JOIN touches t ON t.lead_id = c.lead_id AND t.touch_index = c.touch_index
-JOIN stg_leads l ON l.lead_id = c.lead_id
+JOIN int_leads l ON l.lead_id = c.lead_id

@@ -26,14 +26,14 @@ WITH journey_gclids AS (
     SELECT t.lead_id, s.gclid,
            ROW_NUMBER() OVER (PARTITION BY t.lead_id ORDER BY t.touch_index DESC) AS recency
     FROM int_touches t
-    JOIN stg_sessions s ON s.user_pseudo_id = t.user_pseudo_id AND s.ga_session_id = t.ga_session_id
+    JOIN int_sessions s ON s.user_pseudo_id = t.user_pseudo_id AND s.ga_session_id = t.ga_session_id
     WHERE s.gclid IS NOT NULL
 ),
 leads AS (
     SELECT l.lead_id, l.created_at, l.last_modified_at, l.sql_at, l.is_sql, l.opportunity_id,
            l.pipeline, l.revenue, l.email_sha256,
            COALESCE(l.gclid, j.gclid) AS gclid
-    FROM stg_leads l
+    FROM int_leads l
     LEFT JOIN journey_gclids j ON j.lead_id = l.lead_id AND j.recency = 1
     WHERE NOT l.is_spam
 ),

@@ -30,25 +30,18 @@ WITH monthly AS (
     WHERE attribution_model = 'linear'
     GROUP BY month
 ),
+measured AS (
+    SELECT month,
+           named_struct('spend', spend, 'leads', leads, 'spam_leads', spam_leads, 'mqls', mqls,
+                        'sqls', sqls, 'opportunities', opportunities, 'won_deals', won_deals,
+                        'pipeline', pipeline, 'revenue', revenue) AS measures
+    FROM monthly
+),
+-- Every metric of cfg_metrics, by the one formula kpi() holds for it.
 actuals AS (
-    SELECT month, 'revenue' AS metric, revenue AS actual FROM monthly
-    UNION ALL SELECT month, 'won_deals' AS metric, won_deals AS actual FROM monthly
-    UNION ALL SELECT month, 'pipeline' AS metric, pipeline AS actual FROM monthly
-    UNION ALL SELECT month, 'opportunities' AS metric, opportunities AS actual FROM monthly
-    UNION ALL SELECT month, 'sqls' AS metric, sqls AS actual FROM monthly
-    UNION ALL SELECT month, 'mqls' AS metric, mqls AS actual FROM monthly
-    UNION ALL SELECT month, 'leads' AS metric, leads AS actual FROM monthly
-    UNION ALL SELECT month, 'spend' AS metric, spend AS actual FROM monthly
-    UNION ALL SELECT month, 'cpl' AS metric, spend / NULLIF(leads, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'cost_per_mql' AS metric, spend / NULLIF(mqls, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'cost_per_sql' AS metric, spend / NULLIF(sqls, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'cost_per_opportunity' AS metric, spend / NULLIF(opportunities, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'cac' AS metric, spend / NULLIF(won_deals, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'spam_rate' AS metric, spam_leads / NULLIF(leads, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'roas' AS metric, revenue / NULLIF(spend, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'roi' AS metric, (revenue - spend) / NULLIF(spend, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'lead_to_sql_rate' AS metric, sqls / NULLIF(leads, 0) AS actual FROM monthly
-    UNION ALL SELECT month, 'win_rate' AS metric, won_deals / NULLIF(opportunities, 0) AS actual FROM monthly
+    SELECT s.month, m.metric, kpi(m.metric, s.measures) AS actual
+    FROM measured s
+    CROSS JOIN cfg_metrics m
 ),
 targeted AS (
     SELECT a.month, a.metric, m.kind, m.better,

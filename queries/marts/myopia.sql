@@ -62,11 +62,15 @@ totals AS (
 ratios AS (
     SELECT "window", attribution_model, level, channel, campaign,
            spend, leads, sqls, won_deals, pipeline, revenue,
-           spend / NULLIF(leads, 0) AS cpl,
-           spend / NULLIF(sqls, 0) AS cost_per_sql,
-           spend / NULLIF(won_deals, 0) AS cac,
-           (revenue - spend) / NULLIF(spend, 0) AS roi
-    FROM totals
+           kpi('cpl', measures) AS cpl,
+           kpi('cost_per_sql', measures) AS cost_per_sql,
+           kpi('cac', measures) AS cac,
+           kpi('roi', measures) AS roi
+    FROM (
+        SELECT *, named_struct('spend', spend, 'leads', leads, 'sqls', sqls, 'won_deals', won_deals,
+                               'revenue', revenue) AS measures
+        FROM totals
+    ) t
 ),
 ranked AS (
     SELECT "window", attribution_model, level, channel, campaign,

@@ -10,7 +10,7 @@
 -- tests:
 --   - not_null: [month, channel, campaign, attribution_model, spend, sessions, leads, pipeline, revenue]
 --   - unique: [month, channel, campaign, attribution_model]
---   - accepted_values: {column: attribution_model, values: [first_touch, last_touch, linear, time_decay, position_based, w_shaped, data_driven]}
+--   - relationships: {column: attribution_model, to: cfg_attribution_models, field: attribution_model}
 --   - row_count: {min: 1}
 -- columns:
 --   - {name: month, type: DATE, description: "the month (first day) of the lead's creation in the reporting time zone: a cohort"}
@@ -37,11 +37,7 @@
 --   - {name: spam_rate, type: DOUBLE, description: "spam leads / leads"}
 --   - {name: lead_to_sql_rate, type: DOUBLE, description: "SQLs / leads"}
 --   - {name: win_rate, type: DOUBLE, description: "won deals / opportunities"}
-WITH attribution_models AS (
-    SELECT column1 AS attribution_model
-    FROM (VALUES ('first_touch'), ('last_touch'), ('linear'), ('time_decay'), ('position_based'), ('w_shaped'), ('data_driven')) AS m
-),
-credited AS (
+WITH credited AS (
     -- Exact (decimal) sums: the same credits in any order give the same bits on every run.
     SELECT month, channel, campaign, attribution_model,
            CAST(SUM(CAST(leads AS DECIMAL(38, 12))) AS DOUBLE) AS leads,
@@ -58,12 +54,12 @@ credited AS (
 ),
 sessions AS (
     SELECT session_month AS month, channel, campaign, COUNT(*) AS sessions
-    FROM stg_sessions
+    FROM int_sessions
     GROUP BY session_month, channel, campaign
 ),
 spend AS (
     SELECT spend_month AS month, channel, campaign, CAST(SUM(CAST(spend AS DECIMAL(38, 12))) AS DOUBLE) AS spend
-    FROM stg_spend
+    FROM int_spend
     GROUP BY spend_month, channel, campaign
 ),
 leadless_opportunities AS (
@@ -73,7 +69,7 @@ leadless_opportunities AS (
            CAST(SUM(CAST(o.pipeline_amount AS DECIMAL(38, 12))) AS DOUBLE) AS pipeline,
            CAST(SUM(CAST(o.won_amount AS DECIMAL(38, 12))) AS DOUBLE) AS revenue
     FROM stg_opportunities o
-    WHERE NOT EXISTS (SELECT 1 FROM stg_leads l WHERE l.opportunity_id = o.opportunity_id)
+    WHERE NOT EXISTS (SELECT 1 FROM int_leads l WHERE l.opportunity_id = o.opportunity_id)
     GROUP BY o.created_month
 ),
 facts AS (
@@ -81,17 +77,20 @@ facts AS (
            leads, spam_leads, mqls, sqls, opportunities, won_deals, pipeline, revenue
     FROM credited
     UNION ALL
-    SELECT s.month, s.channel, s.campaign, m.attribution_model, 0.0, s.sessions,
-           0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-    FROM sessions s CROSS JOIN attribution_models m
+    SELECT s.month, s.channel, s.campaign, m.attribution_model, 0.0 AS spend, s.sessions,
+           0.0 AS leads, 0.0 AS spam_leads, 0.0 AS mqls, 0.0 AS sqls, 0.0 AS opportunities,
+           0.0 AS won_deals, 0.0 AS pipeline, 0.0 AS revenue
+    FROM sessions s CROSS JOIN cfg_attribution_models m
     UNION ALL
-    SELECT s.month, s.channel, s.campaign, m.attribution_model, s.spend, 0,
-           0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-    FROM spend s CROSS JOIN attribution_models m
+    SELECT s.month, s.channel, s.campaign, m.attribution_model, s.spend, 0 AS sessions,
+           0.0 AS leads, 0.0 AS spam_leads, 0.0 AS mqls, 0.0 AS sqls, 0.0 AS opportunities,
+           0.0 AS won_deals, 0.0 AS pipeline, 0.0 AS revenue
+    FROM spend s CROSS JOIN cfg_attribution_models m
     UNION ALL
-    SELECT o.month, o.channel, o.campaign, m.attribution_model, 0.0, 0,
-           0.0, 0.0, 0.0, 0.0, o.opportunities, o.won_deals, o.pipeline, o.revenue
-    FROM leadless_opportunities o CROSS JOIN attribution_models m
+    SELECT o.month, o.channel, o.campaign, m.attribution_model, 0.0 AS spend, 0 AS sessions,
+           0.0 AS leads, 0.0 AS spam_leads, 0.0 AS mqls, 0.0 AS sqls, o.opportunities,
+           o.won_deals, o.pipeline, o.revenue
+    FROM leadless_opportunities o CROSS JOIN cfg_attribution_models m
 ),
 totals AS (
     SELECT month, channel, campaign, attribution_model,
@@ -105,14 +104,20 @@ totals AS (
 SELECT
     month, channel, campaign, attribution_model,
     spend, sessions, leads, spam_leads, mqls, sqls, opportunities, won_deals, pipeline, revenue,
-    spend / NULLIF(leads, 0) AS cpl,
-    spend / NULLIF(mqls, 0) AS cost_per_mql,
-    spend / NULLIF(sqls, 0) AS cost_per_sql,
-    spend / NULLIF(opportunities, 0) AS cost_per_opportunity,
-    spend / NULLIF(won_deals, 0) AS cac,
-    revenue / NULLIF(spend, 0) AS roas,
-    (revenue - spend) / NULLIF(spend, 0) AS roi,
-    spam_leads / NULLIF(leads, 0) AS spam_rate,
-    sqls / NULLIF(leads, 0) AS lead_to_sql_rate,
-    won_deals / NULLIF(opportunities, 0) AS win_rate
-FROM totals
+    kpi('cpl', measures) AS cpl,
+    kpi('cost_per_mql', measures) AS cost_per_mql,
+    kpi('cost_per_sql', measures) AS cost_per_sql,
+    kpi('cost_per_opportunity', measures) AS cost_per_opportunity,
+    kpi('cac', measures) AS cac,
+    kpi('roas', measures) AS roas,
+    kpi('roi', measures) AS roi,
+    kpi('spam_rate', measures) AS spam_rate,
+    kpi('lead_to_sql_rate', measures) AS lead_to_sql_rate,
+    kpi('win_rate', measures) AS win_rate
+FROM (
+    SELECT *,
+           named_struct('spend', spend, 'leads', leads, 'spam_leads', spam_leads, 'mqls', mqls,
+                        'sqls', sqls, 'opportunities', opportunities, 'won_deals', won_deals,
+                        'pipeline', pipeline, 'revenue', revenue) AS measures
+    FROM totals
+) t

@@ -1,16 +1,34 @@
--- version: 2
+-- version: 3
 -- materialized: table
 -- description: >
---   Latest version of every lead (Salesforce Lead, HubSpot contact), with its funnel (SPEC
---   section 5): spam by configured status; MQL and SQL from their date fields or status rules;
---   the opportunity it converted to (Salesforce ConvertedOpportunityId, or of a HubSpot
---   contact's associated deals the earliest created, then the lowest id compared as a number),
---   only when that opportunity is in the extracts; k leads sharing one opportunity carry 1/k
---   each. Months are local calendar months in the reporting time zone.
+--   Latest version of every lead (Salesforce Lead, HubSpot contact), with its funnel flags
+--   (SPEC section 5): spam by configured status; MQL and SQL from their date fields or status
+--   rules. The opportunity ids are the CRM's own (Salesforce ConvertedOpportunityId, HubSpot's
+--   associated deals); which opportunity a lead has is int_leads' choice. Months are local
+--   calendar months in the reporting time zone.
 -- tests:
---   - not_null: [lead_id, created_at, lead_month, is_spam, is_mql, is_sql, opportunity_share, won_share, pipeline, revenue]
+--   - not_null: [lead_id, created_at, lead_month, is_spam, is_mql, is_sql]
 --   - unique: [lead_id]
---   - relationships: {column: opportunity_id, to: stg_opportunities, field: opportunity_id}
+-- columns:
+--   - {name: lead_id, type: VARCHAR, description: "the CRM lead (Salesforce Lead or HubSpot contact) id"}
+--   - {name: crm, type: VARCHAR, description: "salesforce or hubspot"}
+--   - {name: created_at, type: TIMESTAMP, description: "the lead's creation, UTC"}
+--   - {name: last_modified_at, type: TIMESTAMP, description: "the lead version's last modification, UTC"}
+--   - {name: sql_at, type: TIMESTAMP, description: "when the lead became sales-qualified (its SQL date field), UTC"}
+--   - {name: lead_month, type: DATE, description: "the month of the lead's creation in the reporting time zone"}
+--   - {name: email_sha256, type: VARCHAR, description: "SHA-256 of the lead's normalised e-mail"}
+--   - {name: ga_client_id, type: VARCHAR, description: "the GA4 client id the form captured (user_pseudo_id)"}
+--   - {name: gclid, type: VARCHAR, description: "the Google Ads click id the form captured"}
+--   - {name: utm_source, type: VARCHAR, description: "the lead's UTM source, lower-cased"}
+--   - {name: utm_medium, type: VARCHAR, description: "the lead's UTM medium, lower-cased"}
+--   - {name: utm_campaign, type: VARCHAR, description: "the lead's UTM campaign, lower-cased"}
+--   - {name: lead_source, type: VARCHAR, description: "the CRM's lead source field, as written"}
+--   - {name: status, type: VARCHAR, description: "the CRM lead status, as written"}
+--   - {name: is_spam, type: BOOLEAN, description: "the status is a configured spam status"}
+--   - {name: is_mql, type: BOOLEAN, description: "marketing-qualified: an MQL date or an MQL status"}
+--   - {name: is_sql, type: BOOLEAN, description: "sales-qualified: an SQL date or an SQL status"}
+--   - {name: converted_opportunity_id, type: VARCHAR, description: "Salesforce's ConvertedOpportunityId, trimmed"}
+--   - {name: associated_deal_ids, type: VARCHAR, description: "HubSpot's associated deal ids, ;-separated"}
 WITH versions AS (
     SELECT
         *,
@@ -19,46 +37,6 @@ WITH versions AS (
             ORDER BY last_modified_at DESC, source_file DESC, source_line DESC
         ) AS version_rank
     FROM crm_leads
-),
-latest AS (
-    SELECT * FROM versions WHERE version_rank = 1
-),
-listed_deals AS (
-    SELECT lead_id, UNNEST(string_to_array(associated_deal_ids, ';')) AS deal_id
-    FROM latest
-    WHERE associated_deal_ids IS NOT NULL
-),
-hubspot_deals AS (
-    SELECT lead_id, TRIM(deal_id) AS deal_id FROM listed_deals
-),
-hubspot_choice AS (
-    SELECT lead_id, opportunity_id
-    FROM (
-        SELECT
-            h.lead_id,
-            o.opportunity_id,
-            ROW_NUMBER() OVER (
-                PARTITION BY h.lead_id
-                ORDER BY o.created_at, TRY_CAST(o.opportunity_id AS DECIMAL(38, 0)) NULLS LAST, o.opportunity_id
-            ) AS pick
-        FROM hubspot_deals h
-        JOIN stg_opportunities o ON o.opportunity_id = h.deal_id
-    ) ranked
-    WHERE pick = 1
-),
-resolved AS (
-    SELECT
-        l.*,
-        COALESCE(sf.opportunity_id, hs.opportunity_id) AS resolved_opportunity_id
-    FROM latest l
-    LEFT JOIN stg_opportunities sf ON sf.opportunity_id = TRIM(l.opportunity_id)
-    LEFT JOIN hubspot_choice hs ON hs.lead_id = l.lead_id
-),
-sharing AS (
-    SELECT resolved_opportunity_id, COUNT(*) AS leads_sharing
-    FROM resolved
-    WHERE resolved_opportunity_id IS NOT NULL
-    GROUP BY resolved_opportunity_id
 )
 SELECT
     r.lead_id,
@@ -78,16 +56,10 @@ SELECT
     spam.status IS NOT NULL AS is_spam,
     r.mql_at IS NOT NULL OR mql.status IS NOT NULL AS is_mql,
     r.sql_at IS NOT NULL OR sqls.status IS NOT NULL AS is_sql,
-    r.resolved_opportunity_id AS opportunity_id,
-    o.created_at AS opportunity_created_at,
-    COALESCE(s.leads_sharing, 0) AS leads_sharing,
-    CASE WHEN o.opportunity_id IS NULL THEN 0.0 ELSE 1.0 / s.leads_sharing END AS opportunity_share,
-    CASE WHEN o.is_won THEN 1.0 / s.leads_sharing ELSE 0.0 END AS won_share,
-    CASE WHEN o.opportunity_id IS NULL THEN 0.0 ELSE o.pipeline_amount / s.leads_sharing END AS pipeline,
-    CASE WHEN o.opportunity_id IS NULL THEN 0.0 ELSE o.won_amount / s.leads_sharing END AS revenue
-FROM resolved r
-LEFT JOIN stg_opportunities o ON o.opportunity_id = r.resolved_opportunity_id
-LEFT JOIN sharing s ON s.resolved_opportunity_id = r.resolved_opportunity_id
+    TRIM(r.opportunity_id) AS converted_opportunity_id,
+    r.associated_deal_ids
+FROM versions r
 LEFT JOIN cfg_spam_statuses spam ON spam.status = LOWER(TRIM(r.status))
 LEFT JOIN (SELECT status FROM cfg_status_stages WHERE stage = 'mql') mql ON mql.status = LOWER(TRIM(r.status))
 LEFT JOIN (SELECT status FROM cfg_status_stages WHERE stage = 'sql') sqls ON sqls.status = LOWER(TRIM(r.status))
+WHERE r.version_rank = 1

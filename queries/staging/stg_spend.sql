@@ -1,11 +1,13 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
---   Ad spend per month, channel and campaign (SPEC section 7): platform -> channel from config,
---   with campaign-name overrides; the campaign is kept when any session or fallback touch, in
---   any month, carries it in that channel, else the spend stays on the channel as (not set).
+--   Ad spend per month, channel and campaign as the platforms name it (SPEC section 7):
+--   platform -> channel from config, with campaign-name overrides; the campaign lower-cased
+--   and trimmed, (not set) when empty. Whether a campaign keeps its name in the mart is
+--   int_spend's decision. spend is an exact DECIMAL(38, 12) sum.
 -- tests:
 --   - not_null: [spend_month, channel, campaign, spend]
+--   - unique: [spend_month, channel, campaign]
 WITH overridden AS (
     SELECT a.source_file, a.source_line, MIN(o.channel) AS channel
     FROM ad_spend a
@@ -23,17 +25,8 @@ mapped AS (
     FROM ad_spend a
     LEFT JOIN overridden ov ON ov.source_file = a.source_file AND ov.source_line = a.source_line
     LEFT JOIN cfg_platform_channels p ON p.platform = LOWER(TRIM(a.platform))
-),
-touched_campaigns AS (
-    SELECT channel, campaign FROM stg_sessions
-    UNION
-    SELECT channel, campaign FROM int_touches WHERE session_key IS NULL
 )
-SELECT
-    m.spend_month,
-    m.channel,
-    CASE WHEN t.campaign IS NULL THEN '(not set)' ELSE m.campaign END AS campaign,
-    CAST(SUM(CAST(m.cost AS DECIMAL(38, 12))) AS DOUBLE) AS spend
-FROM mapped m
-LEFT JOIN touched_campaigns t ON t.channel = m.channel AND t.campaign = m.campaign
-GROUP BY 1, 2, 3
+-- An exact (decimal) sum, kept decimal so int_spend's sums of it are exact too.
+SELECT spend_month, channel, campaign, SUM(CAST(cost AS DECIMAL(38, 12))) AS spend
+FROM mapped
+GROUP BY spend_month, channel, campaign

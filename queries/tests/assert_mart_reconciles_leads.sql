@@ -2,7 +2,7 @@
 -- leads created in a month over that month's rows (SPEC section 7's first invariant).
 WITH created AS (
     SELECT lead_month AS month, CAST(COUNT(*) AS DOUBLE) AS leads
-    FROM stg_leads
+    FROM int_leads
     GROUP BY lead_month
 ),
 credited AS (

@@ -1,5 +1,6 @@
 //! `clearsight check` and `clearsight docs`: the models planned without data.
 
+use super::output::say;
 use super::Context;
 use crate::error::{exit, Result};
 
@@ -24,7 +25,7 @@ pub async fn check(ctx: &Context) -> Result<i32> {
             .iter()
             .map(|p| serde_json::json!({"model": p.model, "file": p.file, "message": p.message}))
             .collect();
-        println!(
+        say!(
             "{}",
             serde_json::json!({"models": models, "problems": problems})
         );

@@ -1,16 +1,17 @@
 //! The subcommands, each a few lines over the library.
 
+use super::output::say;
 use std::collections::BTreeMap;
 
 use super::{Context, DemoArgs, GlobalArgs};
 use crate::demo::{generate, DemoOptions};
 use crate::error::{exit, Result};
-use crate::load::{self, LoadReport};
+use crate::load::LoadReport;
 
 /// Prints the load summary (or JSON) and returns the exit code: 4 when a file was unreadable.
 pub fn report_load(ctx: &Context, report: &LoadReport) -> i32 {
     if ctx.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(report).expect("report serialises")
         );
@@ -27,14 +28,17 @@ pub fn report_load(ctx: &Context, report: &LoadReport) -> i32 {
                 t[3] += f.rows_quarantined;
             }
         }
-        println!(
+        say!(
             "{:<20} {:>6} {:>12} {:>12} {:>12} {:>8}",
-            "table", "files", "rows read", "loaded", "quarantined", "skipped"
+            "table",
+            "files",
+            "rows read",
+            "loaded",
+            "quarantined",
+            "skipped"
         );
         for (table, [files, read, loaded, quarantined, skipped]) in &per_table {
-            println!(
-                "{table:<20} {files:>6} {read:>12} {loaded:>12} {quarantined:>12} {skipped:>8}"
-            );
+            say!("{table:<20} {files:>6} {read:>12} {loaded:>12} {quarantined:>12} {skipped:>8}");
         }
         let bytes: u64 = report
             .files
@@ -44,7 +48,7 @@ pub fn report_load(ctx: &Context, report: &LoadReport) -> i32 {
             .sum();
         let rows = report.total(|f| f.rows_read);
         let secs = report.seconds.max(1e-9);
-        println!(
+        say!(
             "loaded {rows} rows ({:.1} MB) in {:.2}s: {:.0} rows/s, {:.1} MB/s",
             bytes as f64 / 1e6,
             report.seconds,
@@ -52,10 +56,10 @@ pub fn report_load(ctx: &Context, report: &LoadReport) -> i32 {
             bytes as f64 / 1e6 / secs
         );
         if report.total(|f| f.rows_quarantined) > 0 {
-            println!("quarantined rows are in the warehouse table `quarantine` (file, line, field, reason)");
+            say!("quarantined rows are in the warehouse table `quarantine` (file, line, field, reason)");
         }
         for u in &report.unreadable {
-            println!("UNREADABLE {}: {}", u.file, u.message);
+            say!("UNREADABLE {}: {}", u.file, u.message);
         }
     }
     if report.unreadable.is_empty() {
@@ -66,7 +70,7 @@ pub fn report_load(ctx: &Context, report: &LoadReport) -> i32 {
 }
 
 pub async fn load(ctx: &Context) -> Result<i32> {
-    let report = load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await?;
+    let report = ctx.load(&ctx.progress).await?;
     Ok(report_load(ctx, &report))
 }
 
@@ -140,7 +144,7 @@ pub async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<i32> {
             window: args.window.clone(),
         };
         report(&ctx, &report_args).await?;
-        println!(
+        say!(
             "\nThe demo project is {}; its report is {}. Next: cd {} && clearsight --help",
             global.project.display(),
             html.display(),
@@ -169,7 +173,7 @@ fn myopia_sql(level: &str, window: &str) -> String {
 /// The first screen: per channel, CPL next to cost per SQL, CAC and ROI, with the myopia flags;
 /// then the campaigns.
 pub async fn headline(ctx: &Context, window: &str) -> Result<()> {
-    let session = query_session(ctx).await?;
+    let session = ctx.query_session().await?;
     let mut flagged = Vec::new();
     for (level, title) in [("channel", "Paid channels"), ("campaign", "Paid campaigns")] {
         let sql = myopia_sql(level, window);
@@ -179,8 +183,8 @@ pub async fn headline(ctx: &Context, window: &str) -> Result<()> {
         } else {
             format!("window {window}")
         };
-        println!("\n{title}, {span}, data-driven attribution (CPL rank 1 = cheapest, ROI rank 1 = best):");
-        println!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
+        say!("\n{title}, {span}, data-driven attribution (CPL rank 1 = cheapest, ROI rank 1 = best):");
+        say!("{}", arrow::util::pretty::pretty_format_batches(&batches)?);
         let rows = crate::report::table(&session, &sql).await?;
         let (myopia, name) = (
             rows.col("myopia"),
@@ -198,14 +202,14 @@ pub async fn headline(ctx: &Context, window: &str) -> Result<()> {
         );
     }
     if flagged.is_empty() {
-        println!("No channel or campaign is cheap by CPL and poor by ROI.");
+        say!("No channel or campaign is cheap by CPL and poor by ROI.");
     } else {
-        println!(
+        say!(
             "KPI myopia: {} rank in the cheaper half by cost per lead but the worse half by ROI.",
             flagged.join(", ")
         );
     }
-    println!(
+    say!(
         "\nMarts: {}/marts/<model>/v<version>/  |  try: clearsight report --html mart.html",
         ctx.warehouse.url.trim_start_matches("file://")
     );
@@ -214,24 +218,24 @@ pub async fn headline(ctx: &Context, window: &str) -> Result<()> {
 
 use super::{OutputFormat, QueryArgs, ReportArgs, RunArgs};
 use crate::run::publish::{BuildLock, Published};
-use crate::run::{RunOptions, RunReport, Runner};
+use crate::run::{RunOptions, RunReport};
 use datafusion::prelude::SessionContext;
 
 fn report_run(ctx: &Context, report: &RunReport) -> i32 {
     if ctx.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(report).expect("report serialises")
         );
     } else if report.published {
-        println!(
+        say!(
             "run {} published: {} nodes in {:.2}s",
             report.run_id,
             report.nodes.len(),
             report.seconds
         );
     } else {
-        println!(
+        say!(
             "run {} NOT published: {} failure(s); the last published mart is unchanged",
             report.run_id,
             report.failures()
@@ -266,12 +270,7 @@ async fn run_models(
     args: &RunArgs,
     _lock: &BuildLock,
 ) -> Result<RunReport> {
-    let runner = Runner {
-        project: &ctx.project,
-        warehouse: &ctx.warehouse,
-        ctx: session,
-        progress: ctx.progress,
-    };
+    let runner = ctx.runner(session, &ctx.progress);
     let options = RunOptions {
         select: args.select.clone(),
         full_refresh: args.full_refresh,
@@ -293,7 +292,7 @@ pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let lock = BuildLock::acquire(&ctx.warehouse, &ctx.project.dir)?;
     // Connect first: an unreachable scheduler fails the build before anything is loaded.
     let session = ctx.session().await?;
-    let loaded = load::load(&ctx.project, &ctx.warehouse, &ctx.progress).await?;
+    let loaded = ctx.load(&ctx.progress).await?;
     let code = report_load(ctx, &loaded);
     if code != exit::OK {
         return Ok(code);
@@ -304,13 +303,8 @@ pub async fn build(ctx: &Context, args: &RunArgs) -> Result<i32> {
 
 /// A session in this process with the loaded tables and every published mart registered by
 /// model name (the highest version of each).
-/// The session `query`, `report`, `test` and `export` read (see [`crate::engine::Engine::query_session`]).
-pub async fn query_session(ctx: &Context) -> Result<SessionContext> {
-    ctx.engine()?.query_session(&ctx.project).await
-}
-
 pub async fn test(ctx: &Context) -> Result<i32> {
-    let session = query_session(ctx).await?;
+    let session = ctx.query_session().await?;
     let models = crate::run::model::discover(&ctx.project.queries_dir())?;
     let mut failed = 0;
     for m in &models {
@@ -331,7 +325,7 @@ pub async fn test(ctx: &Context) -> Result<i32> {
         for o in outcomes {
             let status = if o.passed { "PASS" } else { "FAIL" };
             failed += usize::from(!o.passed);
-            println!(
+            say!(
                 "{status} {}: {}{}",
                 m.name,
                 o.name,
@@ -385,10 +379,10 @@ pub async fn duckdb_snippet(ctx: &Context) -> Result<String> {
 
 pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
     if args.duckdb {
-        print!("{}", duckdb_snippet(ctx).await?);
+        super::output::write_stdout(duckdb_snippet(ctx).await?.as_bytes())?;
         return Ok(exit::OK);
     }
-    let session = query_session(ctx).await?;
+    let session = ctx.query_session().await?;
     let df = session
         .sql(args.sql.as_deref().unwrap_or_default())
         .await
@@ -436,7 +430,7 @@ pub async fn report(ctx: &Context, args: &ReportArgs) -> Result<i32> {
             "nothing is published yet: run `clearsight build` first".into(),
         ));
     };
-    let session = query_session(ctx).await?;
+    let session = ctx.query_session().await?;
     let currency = &ctx.project.sources.reporting_currency;
     let data = crate::report::gather(
         &session,

@@ -1,6 +1,5 @@
 //! `clearsight export conversions`: the CLI side of [`crate::export`].
 
-use super::commands::query_session;
 use super::{Context, ConversionArgs};
 use crate::error::{exit, Result};
 use crate::run::publish::Published;
@@ -12,13 +11,13 @@ pub async fn export_conversions(ctx: &Context, args: &ConversionArgs) -> Result<
             "nothing is published yet: run `clearsight build` first".into(),
         ));
     }
-    let session = query_session(ctx).await?;
+    let session = ctx.query_session().await?;
     if !session.table_exist("conversions")? {
         return Err(crate::Error::Usage(
             "the published mart has no `conversions` model: run `clearsight build` with queries/marts/conversions.sql".into(),
         ));
     }
-    let mart: crate::run::tables::MartSettings = ctx.project.settings("mart.yaml")?;
+    let mart: crate::run::settings::MartSettings = ctx.project.settings("mart.yaml")?;
     let options = crate::export::ExportOptions {
         platform: args.platform,
         stages: args.stage.clone(),

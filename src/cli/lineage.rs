@@ -1,6 +1,7 @@
 //! `clearsight lineage MODEL.COLUMN [--downstream] [--json]`: column lineage for people (a tree)
 //! and machines (JSON).
 
+use super::output::say;
 use std::collections::BTreeSet;
 
 use super::{Context, LineageArgs};
@@ -8,7 +9,7 @@ use crate::error::{exit, Error, Result};
 use crate::run::lineage::{project_lineage, Source};
 
 fn is_source_table(table: &str) -> bool {
-    crate::load::schema::TABLES.contains(&table) || table.starts_with("cfg_")
+    crate::warehouse::schema::TABLES.contains(&table) || table.starts_with("cfg_")
 }
 
 fn names(set: &BTreeSet<Source>, keep: impl Fn(&str) -> bool) -> Vec<String> {
@@ -98,9 +99,9 @@ pub async fn lineage(ctx: &Context, args: &LineageArgs) -> Result<i32> {
         );
     }
     if ctx.json {
-        println!("{json}");
+        say!("{json}");
     } else {
-        print!("{text}");
+        super::output::write_stdout(text.as_bytes())?;
     }
     Ok(exit::OK)
 }

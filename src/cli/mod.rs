@@ -5,17 +5,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Project;
-use crate::engine::{parse_size, Engine, EngineOptions};
-use crate::error::{exit, Error, Result};
-use crate::progress::Progress;
-use crate::warehouse::Warehouse;
+use crate::engine::{parse_scheduler, parse_size};
+use crate::error::{exit, Result};
+use crate::workspace::{Overrides, Workspace};
+use output::say;
+use progress::{Progress, ProgressFormat};
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  a model failed to build or a data test failed (nothing was published)
-  2  usage or configuration error (bad flag, bad YAML, unknown table, cycle between models)
+  2  usage or configuration error (bad flag, bad YAML, unknown table, cycle between models,
+     a model reading across its layer)
   3  another build holds the warehouse lock
   4  an input file could not be read at all (bad rows are quarantined, not fatal)
   5  warehouse or internal error
@@ -55,8 +56,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "CLEARSIGHT_WAREHOUSE")]
     pub warehouse: Option<String>,
     /// Memory the query engine may use before it spills to disk, e.g. 4G or 512M.
-    #[arg(long, global = true, env = "CLEARSIGHT_MEMORY_LIMIT")]
-    pub memory_limit: Option<String>,
+    #[arg(long, global = true, env = "CLEARSIGHT_MEMORY_LIMIT", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
     /// Folder for spill files (default: the system temp folder).
     #[arg(long, global = true, env = "CLEARSIGHT_SPILL_DIR")]
     pub spill_dir: Option<PathBuf>,
@@ -65,11 +66,21 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "CLEARSIGHT_ENGINE", value_parser = ["local", "ballista"])]
     pub engine: Option<String>,
     /// The Ballista scheduler, df://HOST:PORT. Overrides `engine.scheduler` in config/sources.yaml.
-    #[arg(long, global = true, env = "CLEARSIGHT_SCHEDULER")]
+    #[arg(long, global = true, env = "CLEARSIGHT_SCHEDULER", value_parser = parse_scheduler)]
     pub scheduler: Option<String>,
     /// No progress lines on stderr.
     #[arg(long, short, global = true, env = "CLEARSIGHT_QUIET")]
     pub quiet: bool,
+    /// How progress is written on stderr: `auto` (bars on a terminal, lines elsewhere),
+    /// `plain` (lines) or `json` (one JSON object per file loaded and model run).
+    #[arg(
+        long,
+        global = true,
+        env = "CLEARSIGHT_PROGRESS",
+        value_enum,
+        default_value_t
+    )]
+    pub progress: ProgressFormat,
     /// Print the command's summary as JSON on stdout (for schedulers).
     #[arg(long, global = true, env = "CLEARSIGHT_JSON")]
     pub json: bool,
@@ -241,72 +252,39 @@ pub struct DemoArgs {
     pub window: String,
 }
 
-/// Validated, high-level settings shared by the subcommands.
+/// Validated, high-level settings shared by the subcommands: the library's [`Workspace`] and
+/// how the CLI prints.
 pub struct Context {
-    pub project: Project,
-    pub warehouse: Warehouse,
-    pub engine: EngineOptions,
+    pub workspace: Workspace,
     pub progress: Progress,
     pub json: bool,
 }
 
 impl Context {
     pub fn from_args(args: &GlobalArgs) -> Result<Self> {
-        let mut project = Project::open(&args.project)?;
-        if let Some(w) = &args.warehouse {
-            project.sources.warehouse = w.clone();
-        }
-        let warehouse = Warehouse::open(&project.warehouse_url())?;
-        let configured = &project.sources.engine;
-        let kind = crate::engine::engine_kind(
-            args.engine.as_deref().or(configured.kind.as_deref()),
-            args.scheduler
-                .as_deref()
-                .or(configured.scheduler.as_deref()),
-        )?;
-        let memory_limit = args
-            .memory_limit
-            .as_deref()
-            .map(parse_size)
-            .transpose()
-            .map_err(|e| Error::Usage(format!("--memory-limit: {e}")))?;
+        let overrides = Overrides {
+            warehouse: args.warehouse.clone(),
+            engine: args.engine.clone(),
+            scheduler: args.scheduler.clone(),
+            memory_limit: args.memory_limit,
+            spill_dir: args.spill_dir.clone(),
+        };
         Ok(Context {
-            project,
-            warehouse,
-            engine: EngineOptions {
-                memory_limit,
-                spill_dir: args.spill_dir.clone(),
-                target_partitions: None,
-                kind,
+            workspace: Workspace::open(&args.project, &overrides)?,
+            progress: Progress {
+                quiet: args.quiet,
+                format: args.progress,
             },
-            progress: Progress { quiet: args.quiet },
             json: args.json,
         })
     }
 }
 
-impl Context {
-    /// The engine that builds this project's sessions (see [`crate::engine`]).
-    pub fn engine(&self) -> Result<Engine> {
-        let cfg: crate::udf::channel::ChannelRulesConfig =
-            self.project.settings("channel_rules.yaml")?;
-        let rules = crate::udf::channel::ChannelRules::compile(&cfg)
-            .map_err(|e| Error::config("config/channel_rules.yaml", e))?;
-        Ok(Engine {
-            warehouse: self.warehouse.clone(),
-            options: self.engine.clone(),
-            rules: std::sync::Arc::new(rules),
-        })
-    }
-
-    /// A session for running models, on the configured engine.
-    pub async fn session(&self) -> Result<datafusion::prelude::SessionContext> {
-        self.engine()?.session().await
-    }
-
-    /// A session in this process, whatever the configured engine (for reading results).
-    pub fn local_session(&self) -> Result<datafusion::prelude::SessionContext> {
-        self.engine()?.local_session()
+/// A command reads the workspace's project, warehouse and engine through its context.
+impl std::ops::Deref for Context {
+    type Target = Workspace;
+    fn deref(&self) -> &Workspace {
+        &self.workspace
     }
 }
 
@@ -350,7 +328,7 @@ async fn run_command(cli: Cli) -> Result<i32> {
         Command::Report(args) => commands::report(&Context::from_args(&cli.global)?, args).await,
         Command::Init { dir } => {
             let written = init::init(dir)?;
-            println!(
+            say!(
                 "created {} with {} files; next: cd {} && clearsight demo",
                 dir.display(),
                 written.len(),
@@ -387,4 +365,5 @@ pub mod export;
 pub mod init;
 pub mod lineage;
 pub mod output;
+pub mod progress;
 pub mod serve;

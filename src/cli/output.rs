@@ -21,3 +21,25 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
         other => other,
     }
 }
+
+/// Writes one line of text to standard output (see [`write_stdout`]); any other write error is
+/// reported on stderr once per line, never a panic.
+pub fn say_line(text: &str) {
+    let mut line = String::with_capacity(text.len() + 1);
+    line.push_str(text);
+    line.push('\n');
+    if let Err(e) = write_stdout(line.as_bytes()) {
+        eprintln!("error: cannot write to standard output: {e}");
+    }
+}
+
+/// `println!` for the CLI's output, through [`say_line`]: `clearsight … | head -1` ends quietly.
+macro_rules! say {
+    () => {
+        $crate::cli::output::say_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::say_line(&format!($($arg)*))
+    };
+}
+pub(crate) use say;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use super::simulate::{World, DAY};
+use super::simulate::{Profile, Session, User, World, DAY};
 use super::{DemoOptions, DemoSummary, Rng};
 use crate::error::Result;
 use crate::load::values::email_sha256;
@@ -66,13 +66,115 @@ pub fn write_all(dir: &Path, world: &World, options: &DemoOptions) -> Result<Dem
 /// Sessions per (platform, campaign, day), the base of the spend reports.
 type SessionCounts = BTreeMap<(&'static str, &'static str, String), u64>;
 
+/// The GA4 export's daily files, opened as events of each day arrive.
+struct DayFiles<'a> {
+    dir: &'a Path,
+    files: BTreeMap<String, BufWriter<File>>,
+}
+
+impl DayFiles<'_> {
+    fn of_day(&mut self, file_day: &str) -> Result<&mut BufWriter<File>> {
+        if !self.files.contains_key(file_day) {
+            let path = self.dir.join("ga4").join(format!("events_{file_day}.json"));
+            let w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+            self.files.insert(file_day.to_string(), w);
+        }
+        Ok(self.files.get_mut(file_day).expect("just inserted"))
+    }
+}
+
+/// The landing page of a session: UTM parameters for tagged channels, a gclid for Google Ads.
+fn landing_url(p: &Profile, campaign: &str, gclid: Option<&str>, rng: &mut Rng) -> String {
+    let mut landing = format!(
+        "{SITE}/{}",
+        ["", "pricing", "blog/kpi-myopia", "demo"][rng.below(4) as usize]
+    );
+    if p.utm {
+        landing += &format!(
+            "?utm_source={}&utm_medium={}&utm_campaign={}",
+            p.source,
+            p.medium,
+            campaign.replace(' ', "+")
+        );
+    }
+    if let Some(g) = gclid {
+        landing += &format!("?gclid={g}");
+    }
+    landing
+}
+
+/// One event of a session as a line of the BigQuery export (JSON, INT64 as strings).
+struct Event<'a> {
+    at: i64,
+    name: &'a str,
+    page: &'a str,
+    referrer: Option<&'a str>,
+    /// The session's `collected_traffic_source`, on its first event.
+    traffic: Option<(&'a Profile, &'a str, Option<&'a str>)>,
+}
+
+fn event_line(
+    e: &Event,
+    session: &Session,
+    user: &User,
+    user_id: Option<&str>,
+    rng: &mut Rng,
+) -> String {
+    let mut params = vec![
+        format!(
+            r#"{{"key":"ga_session_id","value":{{"int_value":"{}"}}}}"#,
+            session.id
+        ),
+        format!(
+            r#"{{"key":"page_location","value":{{"string_value":"{}"}}}}"#,
+            e.page
+        ),
+        format!(
+            r#"{{"key":"engagement_time_msec","value":{{"int_value":{}}}}}"#,
+            rng.below(60_000)
+        ),
+    ];
+    if let Some(r) = e.referrer {
+        params.push(format!(
+            r#"{{"key":"page_referrer","value":{{"string_value":"{r}"}}}}"#
+        ));
+    }
+    let mut line = format!(
+        r#"{{"event_date":"{}","event_timestamp":"{}","event_name":"{}","event_params":[{}],"user_pseudo_id":"{}""#,
+        day(e.at).replace('-', ""),
+        e.at,
+        e.name,
+        params.join(","),
+        user.pseudo_id
+    );
+    if let Some(uid) = user_id {
+        line += &format!(r#","user_id":"{uid}""#);
+    }
+    if let Some((p, campaign, gclid)) = e.traffic {
+        let mut cts = format!(
+            r#""manual_source":"{}","manual_medium":"{}","manual_campaign_name":"{campaign}""#,
+            p.source, p.medium
+        );
+        if let Some(g) = gclid {
+            cts += &format!(r#","gclid":"{g}""#);
+        }
+        line += &format!(r#","collected_traffic_source":{{{cts}}}"#);
+    }
+    line += r#","device":{"category":"desktop"},"geo":{"country":"United States"}}"#;
+    line.push('\n');
+    line
+}
+
 fn write_ga4(
     dir: &Path,
     world: &World,
     options: &DemoOptions,
     summary: &mut DemoSummary,
 ) -> Result<SessionCounts> {
-    let mut files: BTreeMap<String, BufWriter<File>> = BTreeMap::new();
+    let mut files = DayFiles {
+        dir,
+        files: BTreeMap::new(),
+    };
     let mut counts = SessionCounts::new();
     for (index, s) in world.sessions.iter().enumerate() {
         let mut rng = Rng::new(options.seed ^ (index as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
@@ -84,98 +186,40 @@ fn write_ga4(
                 .entry((platform, campaign, day(s.start_micros)))
                 .or_default() += 1;
         }
-        let mut landing = format!(
-            "{SITE}/{}",
-            ["", "pricing", "blog/kpi-myopia", "demo"][rng.below(4) as usize]
-        );
-        if p.utm {
-            landing += &format!(
-                "?utm_source={}&utm_medium={}&utm_campaign={}",
-                p.source,
-                p.medium,
-                campaign.replace(' ', "+")
-            );
-        }
-        if let Some(g) = &s.gclid {
-            landing += &format!("?gclid={g}");
-        }
+        let landing = landing_url(p, campaign, s.gclid.as_deref(), &mut rng);
         let user_id = s.logged_in.then(|| email_sha256(&user.email).unwrap());
         let mut at = s.start_micros;
         for e in 0..s.events {
-            let first = e == 0;
-            let (name, page, referrer) = if first {
+            let (name, page, referrer) = if e == 0 {
                 (
                     "session_start",
                     landing.clone(),
                     p.referrer.map(str::to_string),
                 )
             } else {
-                let name = if e + 1 == s.events && s.logged_in {
-                    "form_submit"
-                } else {
-                    "page_view"
-                };
-                (
-                    name,
-                    format!(
-                        "{SITE}/{}",
-                        ["features", "pricing", "customers", "contact"][rng.below(4) as usize]
-                    ),
-                    Some(format!("{SITE}/")),
-                )
+                let last = e + 1 == s.events && s.logged_in;
+                let pages = ["features", "pricing", "customers", "contact"];
+                let page = format!("{SITE}/{}", pages[rng.below(4) as usize]);
+                let name = if last { "form_submit" } else { "page_view" };
+                (name, page, Some(format!("{SITE}/")))
             };
-            let mut params = vec![
-                format!(
-                    r#"{{"key":"ga_session_id","value":{{"int_value":"{}"}}}}"#,
-                    s.id
-                ),
-                format!(r#"{{"key":"page_location","value":{{"string_value":"{page}"}}}}"#),
-                format!(
-                    r#"{{"key":"engagement_time_msec","value":{{"int_value":{}}}}}"#,
-                    rng.below(60_000)
-                ),
-            ];
-            if let Some(r) = referrer {
-                params.push(format!(
-                    r#"{{"key":"page_referrer","value":{{"string_value":"{r}"}}}}"#
-                ));
-            }
-            let mut line = format!(
-                r#"{{"event_date":"{}","event_timestamp":"{at}","event_name":"{name}","event_params":[{}],"user_pseudo_id":"{}""#,
-                day(at).replace('-', ""),
-                params.join(","),
-                user.pseudo_id
-            );
-            if let Some(uid) = &user_id {
-                line += &format!(r#","user_id":"{uid}""#);
-            }
-            if first && (p.utm || s.gclid.is_some()) {
-                let mut cts = format!(
-                    r#""manual_source":"{}","manual_medium":"{}","manual_campaign_name":"{campaign}""#,
-                    p.source, p.medium
-                );
-                if let Some(g) = &s.gclid {
-                    cts += &format!(r#","gclid":"{g}""#);
-                }
-                line += &format!(r#","collected_traffic_source":{{{cts}}}"#);
-            }
-            line += r#","device":{"category":"desktop"},"geo":{"country":"United States"}}"#;
-            line.push('\n');
-            let file_day = day(at).replace('-', "");
-            let w = match files.get_mut(&file_day) {
-                Some(w) => w,
-                None => {
-                    let f = File::create(dir.join("ga4").join(format!("events_{file_day}.json")))?;
-                    files
-                        .entry(file_day.clone())
-                        .or_insert(BufWriter::with_capacity(1 << 20, f))
-                }
+            let tagged = e == 0 && (p.utm || s.gclid.is_some());
+            let event = Event {
+                at,
+                name,
+                page: &page,
+                referrer: referrer.as_deref(),
+                traffic: tagged.then_some((p, campaign, s.gclid.as_deref())),
             };
-            w.write_all(line.as_bytes())?;
+            let line = event_line(&event, s, user, user_id.as_deref(), &mut rng);
+            files
+                .of_day(&day(at).replace('-', ""))?
+                .write_all(line.as_bytes())?;
             summary.ga_events += 1;
             at += 5_000_000 + rng.below(120_000_000) as i64;
         }
     }
+    let mut files = files.files;
     if options.bad_rows {
         if let Some(w) = files.values_mut().next() {
             w.write_all(b"{\"event_timestamp\":\"1704100000000000\",\"event_name\":\"page_view\",\"user_pseudo_id\":\"1.2\"\n")?;
@@ -188,6 +232,83 @@ fn write_ga4(
         w.flush()?;
     }
     Ok(counts)
+}
+
+/// The four spend reports being written, each in its platform's own layout.
+struct SpendReports {
+    google: String,
+    meta: String,
+    linkedin: String,
+    generic: String,
+}
+
+impl SpendReports {
+    fn new(range: &str) -> Self {
+        SpendReports {
+            google: format!(
+                "Campaign performance report\n{range}\nDay,Campaign,Currency code,Cost,Impr.,Clicks\n"
+            ),
+            meta: String::from("Reporting starts,Reporting ends,Campaign name,Amount spent (USD),Impressions,Link clicks\n"),
+            // LinkedIn bills this account in EUR.
+            linkedin: format!("Campaign Performance Report\nReport Start: {range}\nStart Date (in UTC),Campaign Name,Currency,Total Spent,Impressions,Clicks\n"),
+            generic: String::from("date,platform,campaign,cost,impressions,clicks\n"),
+        }
+    }
+
+    /// One day of one campaign, in USD, as its platform reports it.
+    fn add(&mut self, platform: &str, campaign: &str, d: &str, cost: f64, sessions: u64) {
+        let clicks = sessions + sessions / 10;
+        let impressions = clicks * 40;
+        let (report, cells) = match platform {
+            "google_ads" => (
+                &mut self.google,
+                vec![
+                    d.to_string(),
+                    campaign.to_string(),
+                    "USD".into(),
+                    fmt_thousands(cost),
+                    fmt_thousands(impressions as f64)
+                        .trim_end_matches(".00")
+                        .into(),
+                    clicks.to_string(),
+                ],
+            ),
+            "meta_ads" => (
+                &mut self.meta,
+                vec![
+                    d.into(),
+                    d.into(),
+                    campaign.into(),
+                    format!("{cost:.2}"),
+                    impressions.to_string(),
+                    clicks.to_string(),
+                ],
+            ),
+            "linkedin_ads" => (
+                &mut self.linkedin,
+                vec![
+                    us_from_iso(d),
+                    campaign.into(),
+                    "EUR".into(),
+                    format!("{:.2}", cost / 1.08),
+                    impressions.to_string(),
+                    clicks.to_string(),
+                ],
+            ),
+            _ => (
+                &mut self.generic,
+                vec![
+                    d.into(),
+                    platform.into(),
+                    campaign.into(),
+                    format!("{cost:.2}"),
+                    impressions.to_string(),
+                    clicks.to_string(),
+                ],
+            ),
+        };
+        *report += &csv_line(&cells);
+    }
 }
 
 fn write_spend(
@@ -209,81 +330,27 @@ fn write_spend(
         day(world.start_micros),
         day(world.end_micros - DAY)
     );
-    let mut google = format!(
-        "Campaign performance report\n{range}\nDay,Campaign,Currency code,Cost,Impr.,Clicks\n"
-    );
-    let mut meta = String::from("Reporting starts,Reporting ends,Campaign name,Amount spent (USD),Impressions,Link clicks\n");
-    // LinkedIn bills this account in EUR.
-    let mut linkedin = format!("Campaign Performance Report\nReport Start: {range}\nStart Date (in UTC),Campaign Name,Currency,Total Spent,Impressions,Clicks\n");
-    let mut generic = String::from("date,platform,campaign,cost,impressions,clicks\n");
+    let mut r = SpendReports::new(&range);
     for ((platform, campaign, d), sessions) in counts {
         let cost = (*sessions as f64 * cost_of(platform) * 100.0).round() / 100.0;
-        let clicks = sessions + sessions / 10;
-        let impressions = clicks * 40;
+        r.add(platform, campaign, d, cost, *sessions);
         summary.spend_rows += 1;
-        match *platform {
-            "google_ads" => {
-                google += &csv_line(&[
-                    d.clone(),
-                    campaign.to_string(),
-                    "USD".into(),
-                    fmt_thousands(cost),
-                    fmt_thousands(impressions as f64)
-                        .trim_end_matches(".00")
-                        .into(),
-                    clicks.to_string(),
-                ])
-            }
-            "meta_ads" => {
-                meta += &csv_line(&[
-                    d.clone(),
-                    d.clone(),
-                    campaign.to_string(),
-                    format!("{cost:.2}"),
-                    impressions.to_string(),
-                    clicks.to_string(),
-                ])
-            }
-            "linkedin_ads" => {
-                linkedin += &csv_line(&[
-                    us_from_iso(d),
-                    campaign.to_string(),
-                    "EUR".into(),
-                    format!("{:.2}", cost / 1.08),
-                    impressions.to_string(),
-                    clicks.to_string(),
-                ])
-            }
-            _ => {
-                generic += &csv_line(&[
-                    d.clone(),
-                    platform.to_string(),
-                    campaign.to_string(),
-                    format!("{cost:.2}"),
-                    impressions.to_string(),
-                    clicks.to_string(),
-                ])
-            }
-        }
     }
-    google += "Total: Account,,,--,,\n";
+    r.google += "Total: Account,,,--,,\n";
     if options.bad_rows {
-        google += "Day,Campaign,Currency code,Cost,Impr.,Clicks\n";
-        meta += &format!(
-            "{},{},Ebook Lead Gen,12.00,100\n",
-            day(world.start_micros),
-            day(world.start_micros)
-        );
-        linkedin += &format!(
+        r.google += "Day,Campaign,Currency code,Cost,Impr.,Clicks\n";
+        let first = day(world.start_micros);
+        r.meta += &format!("{first},{first},Ebook Lead Gen,12.00,100\n");
+        r.linkedin += &format!(
             "{},ABM Enterprise,JPY,5000,100,3\n",
             us_day(world.start_micros)
         );
         summary.bad_rows += 3;
     }
-    std::fs::write(dir.join("spend/google_ads_campaigns.csv"), google)?;
-    std::fs::write(dir.join("spend/meta_ads_export.csv"), meta)?;
-    std::fs::write(dir.join("spend/linkedin_campaign_manager.csv"), linkedin)?;
-    std::fs::write(dir.join("spend/other_spend.csv"), generic)?;
+    std::fs::write(dir.join("spend/google_ads_campaigns.csv"), r.google)?;
+    std::fs::write(dir.join("spend/meta_ads_export.csv"), r.meta)?;
+    std::fs::write(dir.join("spend/linkedin_campaign_manager.csv"), r.linkedin)?;
+    std::fs::write(dir.join("spend/other_spend.csv"), r.generic)?;
     Ok(())
 }
 

@@ -3,8 +3,10 @@
 
 use crate::config::{DecimalSeparator, FieldMap, Source, SourceKind, SourcesConfig};
 
-use super::rows::{read_csv, CsvRow, Rejection, RowCollector, Value};
-use super::{schema, values, Parsed};
+use super::csv_reader::{read_csv, CsvRow};
+use super::rows::{Rejection, RowCollector, Value};
+use super::{values, Parsed};
+use crate::warehouse::schema;
 
 /// Salesforce's empty id (15- and 18-character forms), as its Data Export writes it.
 fn is_null_id(s: &str) -> bool {
@@ -37,10 +39,6 @@ impl Cells<'_, '_> {
         values::timestamp_micros(raw)
             .map(Value::Micros)
             .map_err(|reason| self.0.reject(col, reason))
-    }
-    fn mapped_timestamp(&self, col: &Option<String>) -> Result<Value, Rejection> {
-        col.as_deref()
-            .map_or(Ok(Value::Null), |c| self.timestamp(c, false))
     }
     fn boolean(&self, col: &str) -> Result<Value, Rejection> {
         values::boolean(self.0.get(col))
@@ -89,148 +87,170 @@ impl Cells<'_, '_> {
             currency_value,
         ])
     }
-    fn origin(&self, file: &str) -> [Value; 2] {
+    fn origin(&self, file: &str) -> [Cell; 2] {
         [
-            Value::Text(file.to_string()),
-            Value::Int(self.0.line as i64),
+            ("source_file", Value::Text(file.to_string())),
+            ("source_line", Value::Int(self.0.line as i64)),
         ]
     }
 }
 
-fn lead_row(
-    kind: SourceKind,
-    f: &FieldMap,
-    c: &Cells,
-    file: &str,
-) -> Result<Vec<Value>, Rejection> {
-    let salesforce = kind == SourceKind::SalesforceLeads;
-    let (id, created, modified, email, status) = if salesforce {
-        ("Id", "CreatedDate", "LastModifiedDate", "Email", "Status")
-    } else {
-        (
-            "hs_object_id",
-            "createdate",
-            "lastmodifieddate",
-            "email",
-            "hs_lead_status",
-        )
+/// Where a CRM's lead export keeps each canonical field: the API field names of its export.
+/// An optional field the source's `fields:` mapping names is read from that column instead.
+struct LeadColumns {
+    crm: &'static str,
+    id: &'static str,
+    created: &'static str,
+    modified: &'static str,
+    email: &'static str,
+    status: &'static str,
+    lead_source: Option<&'static str>,
+    /// A converted flag; without one (HubSpot) a lead is converted when it has deals.
+    is_converted: Option<&'static str>,
+    converted_at: Option<&'static str>,
+    opportunity_id: Option<&'static str>,
+    deal_ids: Option<&'static str>,
+    gclid: Option<&'static str>,
+    mql: Option<&'static str>,
+    sql: Option<&'static str>,
+}
+
+const SALESFORCE_LEADS: LeadColumns = LeadColumns {
+    crm: "salesforce",
+    id: "Id",
+    created: "CreatedDate",
+    modified: "LastModifiedDate",
+    email: "Email",
+    status: "Status",
+    lead_source: Some("LeadSource"),
+    is_converted: Some("IsConverted"),
+    converted_at: Some("ConvertedDate"),
+    opportunity_id: Some("ConvertedOpportunityId"),
+    deal_ids: None,
+    gclid: None,
+    mql: None,
+    sql: None,
+};
+
+const HUBSPOT_CONTACTS: LeadColumns = LeadColumns {
+    crm: "hubspot",
+    id: "hs_object_id",
+    created: "createdate",
+    modified: "lastmodifieddate",
+    email: "email",
+    status: "hs_lead_status",
+    lead_source: None,
+    is_converted: None,
+    converted_at: None,
+    opportunity_id: None,
+    deal_ids: Some("Associated Deal IDs"),
+    gclid: Some("hs_google_click_id"),
+    mql: Some("hs_lifecyclestage_marketingqualifiedlead_date"),
+    sql: Some("hs_lifecyclestage_salesqualifiedlead_date"),
+};
+
+/// Where a CRM's opportunity (deal) export keeps each canonical field.
+struct OpportunityColumns {
+    crm: &'static str,
+    id: &'static str,
+    created: &'static str,
+    modified: &'static str,
+    close_date: &'static str,
+    stage: &'static str,
+    amount: &'static str,
+    currency: &'static str,
+    is_closed: &'static str,
+    is_won: &'static str,
+}
+
+const SALESFORCE_OPPORTUNITIES: OpportunityColumns = OpportunityColumns {
+    crm: "salesforce",
+    id: "Id",
+    created: "CreatedDate",
+    modified: "LastModifiedDate",
+    close_date: "CloseDate",
+    stage: "StageName",
+    amount: "Amount",
+    currency: "CurrencyIsoCode",
+    is_closed: "IsClosed",
+    is_won: "IsWon",
+};
+
+const HUBSPOT_DEALS: OpportunityColumns = OpportunityColumns {
+    crm: "hubspot",
+    id: "hs_object_id",
+    created: "createdate",
+    modified: "hs_lastmodifieddate",
+    close_date: "closedate",
+    stage: "dealstage",
+    amount: "amount",
+    currency: "deal_currency_code",
+    is_closed: "hs_is_closed",
+    is_won: "hs_is_closed_won",
+};
+
+type Cell = (&'static str, Value);
+
+/// The column of an optional field: the source's mapping, else the CRM's own column.
+fn column<'a>(mapped: &'a Option<String>, own: Option<&'a str>) -> Option<&'a str> {
+    mapped.as_deref().or(own)
+}
+
+fn lead_row(cols: &LeadColumns, f: &FieldMap, c: &Cells) -> Result<Vec<Cell>, Rejection> {
+    let text = |col: Option<&str>| col.map_or(Value::Null, |col| c.text(col));
+    let timestamp = |col: Option<&str>| col.map_or(Ok(Value::Null), |col| c.timestamp(col, false));
+    let raw_email = c.0.get(cols.email);
+    let client_id = (f.ga_client_id.as_deref()).and_then(|col| values::ga_client_id(c.0.get(col)));
+    let deals = text(cols.deal_ids);
+    let is_converted = match cols.is_converted {
+        Some(col) => c.boolean(col)?,
+        None => Value::Bool(deals != Value::Null),
     };
-    let raw_email = c.0.get(email);
-    let client_id = f
-        .ga_client_id
-        .as_deref()
-        .and_then(|col| values::ga_client_id(c.0.get(col)));
-    let mut row = vec![
-        c.required(id)?,
-        Value::Text(if salesforce { "salesforce" } else { "hubspot" }.into()),
-        c.timestamp(created, true)?,
-        c.timestamp(modified, true)?,
-        values::text(raw_email).into(),
-        values::email_sha256(raw_email).into(),
-        c.text(status),
-    ];
-    if salesforce {
-        row.extend([
-            match &f.lead_source {
-                Some(col) => c.text(col),
-                None => c.text("LeadSource"),
-            },
-            c.boolean("IsConverted")?,
-            c.timestamp("ConvertedDate", false)?,
-            c.text("ConvertedOpportunityId"),
-            Value::Null,
-            client_id.into(),
-            match &f.gclid {
-                Some(col) => c.text(col),
-                None => Value::Null,
-            },
-        ]);
-    } else {
-        let deals = c.text("Associated Deal IDs");
-        row.extend([
-            c.mapped(&f.lead_source),
-            Value::Bool(deals != Value::Null),
-            Value::Null,
-            Value::Null,
-            deals,
-            client_id.into(),
-            match &f.gclid {
-                Some(col) => c.text(col),
-                None => c.text("hs_google_click_id"),
-            },
-        ]);
-    }
-    let (mql, sql) = if salesforce {
+    Ok(vec![
+        ("lead_id", c.required(cols.id)?),
+        ("crm", Value::Text(cols.crm.into())),
+        ("created_at", c.timestamp(cols.created, true)?),
+        ("last_modified_at", c.timestamp(cols.modified, true)?),
+        ("email", values::text(raw_email).into()),
+        ("email_sha256", values::email_sha256(raw_email).into()),
+        ("status", c.text(cols.status)),
         (
-            c.mapped_timestamp(&f.mql_date)?,
-            c.mapped_timestamp(&f.sql_date)?,
-        )
-    } else {
-        let mql_col = f
-            .mql_date
-            .as_deref()
-            .unwrap_or("hs_lifecyclestage_marketingqualifiedlead_date");
-        let sql_col = f
-            .sql_date
-            .as_deref()
-            .unwrap_or("hs_lifecyclestage_salesqualifiedlead_date");
-        (c.timestamp(mql_col, false)?, c.timestamp(sql_col, false)?)
-    };
-    row.extend([
-        c.mapped(&f.utm_source),
-        c.mapped(&f.utm_medium),
-        c.mapped(&f.utm_campaign),
-        mql,
-        sql,
-    ]);
-    row.extend(c.origin(file));
-    Ok(row)
+            "lead_source",
+            text(column(&f.lead_source, cols.lead_source)),
+        ),
+        ("is_converted", is_converted),
+        ("converted_at", timestamp(cols.converted_at)?),
+        ("opportunity_id", text(cols.opportunity_id)),
+        ("associated_deal_ids", deals),
+        ("ga_client_id", client_id.into()),
+        ("gclid", text(column(&f.gclid, cols.gclid))),
+        ("utm_source", c.mapped(&f.utm_source)),
+        ("utm_medium", c.mapped(&f.utm_medium)),
+        ("utm_campaign", c.mapped(&f.utm_campaign)),
+        ("mql_at", timestamp(column(&f.mql_date, cols.mql))?),
+        ("sql_at", timestamp(column(&f.sql_date, cols.sql))?),
+    ])
 }
 
 fn opportunity_row(
-    kind: SourceKind,
+    cols: &OpportunityColumns,
     cfg: &SourcesConfig,
     c: &Cells,
-    file: &str,
-) -> Result<Vec<Value>, Rejection> {
-    let salesforce = kind == SourceKind::SalesforceOpportunities;
-    let cols = if salesforce {
-        [
-            "Id",
-            "CreatedDate",
-            "LastModifiedDate",
-            "CloseDate",
-            "StageName",
-            "Amount",
-            "CurrencyIsoCode",
-            "IsClosed",
-            "IsWon",
-        ]
-    } else {
-        [
-            "hs_object_id",
-            "createdate",
-            "hs_lastmodifieddate",
-            "closedate",
-            "dealstage",
-            "amount",
-            "deal_currency_code",
-            "hs_is_closed",
-            "hs_is_closed_won",
-        ]
-    };
-    let mut row = vec![
-        c.required(cols[0])?,
-        Value::Text(if salesforce { "salesforce" } else { "hubspot" }.into()),
-        c.timestamp(cols[1], true)?,
-        c.timestamp(cols[2], true)?,
-        c.date(cols[3])?,
-        c.text(cols[4]),
-    ];
-    row.extend(c.money(cols[5], cols[6], cfg)?);
-    row.extend([c.boolean(cols[7])?, c.boolean(cols[8])?]);
-    row.extend(c.origin(file));
-    Ok(row)
+) -> Result<Vec<Cell>, Rejection> {
+    let [amount, amount_original, currency] = c.money(cols.amount, cols.currency, cfg)?;
+    Ok(vec![
+        ("opportunity_id", c.required(cols.id)?),
+        ("crm", Value::Text(cols.crm.into())),
+        ("created_at", c.timestamp(cols.created, true)?),
+        ("last_modified_at", c.timestamp(cols.modified, true)?),
+        ("close_date", c.date(cols.close_date)?),
+        ("stage", c.text(cols.stage)),
+        ("amount", amount),
+        ("amount_original", amount_original),
+        ("currency", currency),
+        ("is_closed", c.boolean(cols.is_closed)?),
+        ("is_won", c.boolean(cols.is_won)?),
+    ])
 }
 
 /// Parses one CRM extract of `kind`.
@@ -240,35 +260,33 @@ pub fn parse(
     file: &str,
     text: &str,
 ) -> Result<Parsed, String> {
-    let (kind, fields) = (source.kind, &source.fields);
-    let is_lead = matches!(
-        kind,
-        SourceKind::SalesforceLeads | SourceKind::HubspotContacts
-    );
-    let id_col = if matches!(
-        kind,
-        SourceKind::SalesforceLeads | SourceKind::SalesforceOpportunities
-    ) {
-        "id"
-    } else {
-        "hs_object_id"
+    #[derive(Clone, Copy)]
+    enum Columns {
+        Leads(&'static LeadColumns),
+        Opportunities(&'static OpportunityColumns),
+    }
+    let columns = match source.kind {
+        SourceKind::SalesforceLeads => Columns::Leads(&SALESFORCE_LEADS),
+        SourceKind::HubspotContacts => Columns::Leads(&HUBSPOT_CONTACTS),
+        SourceKind::SalesforceOpportunities => Columns::Opportunities(&SALESFORCE_OPPORTUNITIES),
+        SourceKind::HubspotDeals => Columns::Opportunities(&HUBSPOT_DEALS),
+        other => return Err(format!("{other:?} is not a CRM export")),
     };
-    let mut rows = RowCollector::new(if is_lead {
-        schema::CRM_LEADS.clone()
-    } else {
-        schema::CRM_OPPORTUNITIES.clone()
-    });
+    let (table, id_col) = match columns {
+        Columns::Leads(c) => (schema::CRM_LEADS.clone(), c.id),
+        Columns::Opportunities(c) => (schema::CRM_OPPORTUNITIES.clone(), c.id),
+    };
+    let mut rows = RowCollector::new(table);
     let outcome = read_csv(
         text,
         |header| header.iter().any(|h| h.eq_ignore_ascii_case(id_col)),
         |row| {
             let cells = Cells(row, source.decimal_separator);
-            let values = if is_lead {
-                lead_row(kind, fields, &cells, file)?
-            } else {
-                opportunity_row(kind, cfg, &cells, file)?
+            let values = match columns {
+                Columns::Leads(cols) => lead_row(cols, &source.fields, &cells)?,
+                Columns::Opportunities(cols) => opportunity_row(cols, cfg, &cells)?,
             };
-            rows.push(values);
+            rows.push(values.into_iter().chain(cells.origin(file)));
             Ok(())
         },
     )?;

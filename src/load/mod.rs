@@ -6,28 +6,28 @@
 //! `raw/quarantine/<hash>.parquet`, then the manifest entry is written last.
 
 pub mod crm;
+pub mod csv_reader;
 pub mod ga4;
 pub mod numbers;
 pub mod rows;
-pub mod schema;
 pub mod spend;
 pub mod text;
 pub mod values;
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Project, Source, SourceKind, SourcesConfig};
 use crate::error::{Error, Result};
-use crate::progress::Progress;
+use crate::observe::{Event, Observer};
 use crate::sources::{expand, read_input, InputFile};
-use crate::warehouse::{parquet_bytes, Warehouse};
-use rows::{CsvOutcome, Rejection, RowCollector};
+use crate::warehouse::{parquet_bytes, schema, Warehouse};
+use csv_reader::CsvOutcome;
+use rows::{Rejection, RowCollector};
 
 /// One input file parsed: its canonical rows and its rejected rows.
 pub struct Parsed {
@@ -123,24 +123,20 @@ fn quarantine_batch(
     hash: &str,
     rejections: &[Rejection],
 ) -> Result<RecordBatch> {
-    let n = rejections.len();
-    let text = |f: &dyn Fn(&Rejection) -> &str| {
-        Arc::new(StringArray::from_iter_values(rejections.iter().map(f)))
-    };
-    Ok(RecordBatch::try_new(
-        schema::QUARANTINE.clone(),
-        vec![
-            Arc::new(StringArray::from(vec![file; n])),
-            Arc::new(StringArray::from(vec![table; n])),
-            Arc::new(Int64Array::from_iter_values(
-                rejections.iter().map(|r| r.line as i64),
-            )),
-            text(&|r| &r.field),
-            text(&|r| &r.reason),
-            text(&|r| &r.raw),
-            Arc::new(StringArray::from(vec![hash; n])),
-        ],
-    )?)
+    use rows::Value::{Int, Text};
+    let mut rows = RowCollector::new(schema::QUARANTINE.clone());
+    for r in rejections {
+        rows.push([
+            ("source_file", Text(file.to_string())),
+            ("target_table", Text(table.to_string())),
+            ("line", Int(r.line as i64)),
+            ("field", Text(r.field.clone())),
+            ("reason", Text(r.reason.clone())),
+            ("raw", Text(r.raw.clone())),
+            ("content_hash", Text(hash.to_string())),
+        ]);
+    }
+    Ok(rows.finish()?)
 }
 
 fn manifest_path(hash: &str) -> String {
@@ -215,7 +211,7 @@ async fn load_file(
 pub async fn load(
     project: &Project,
     warehouse: &Warehouse,
-    progress: &Progress,
+    observer: &dyn Observer,
 ) -> Result<LoadReport> {
     let started = Instant::now();
     let mut report = LoadReport::default();
@@ -245,18 +241,30 @@ pub async fn load(
         match result {
             Ok(load) => {
                 if !load.skipped {
-                    progress.file_loaded(done, total, &load);
+                    observer.event(&Event::FileLoaded {
+                        done,
+                        total,
+                        load: &load,
+                    });
                 }
                 report.files.push(load);
             }
             Err(Error::UnreadableInput { file, message }) => {
-                progress.line(&format!(
-                    "[{done}/{total}] {file}: cannot be read: {message}"
-                ));
+                observer.event(&Event::FileUnreadable {
+                    done,
+                    total,
+                    file: &file,
+                    message: &message,
+                });
                 report.unreadable.push(UnreadableFile { file, message });
             }
             Err(other) => {
-                progress.line(&format!("[{done}/{total}] {}: {other}", input.display));
+                observer.event(&Event::FileFailed {
+                    done,
+                    total,
+                    file: &input.display,
+                    message: &other.to_string(),
+                });
                 return Err(other);
             }
         }
@@ -264,9 +272,7 @@ pub async fn load(
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
     let skipped = report.files.iter().filter(|f| f.skipped).count();
     if skipped > 0 {
-        progress.line(&format!(
-            "{skipped} of {total} files already loaded (same content), skipped"
-        ));
+        observer.event(&Event::FilesSkipped { skipped, total });
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

@@ -1,5 +1,6 @@
-//! Row-level plumbing shared by the CSV loaders: a CSV reader that keeps line numbers, a typed
-//! row collector, and the quarantine record that every rejected row becomes.
+//! Row-level plumbing shared by the loaders: the typed row collector (cells by column name)
+//! and the quarantine record that every rejected row becomes. The CSV reader is in
+//! [`super::csv_reader`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,22 +39,42 @@ impl From<Option<String>> for Value {
     }
 }
 
-/// Typed rows, turned into one Arrow batch of the table's schema.
+/// Typed rows of one canonical table, each cell addressed by its column name, turned into one
+/// Arrow batch of the table's schema (from [`crate::warehouse::schema`]). A column a row does
+/// not name is NULL.
 pub struct RowCollector {
     schema: SchemaRef,
+    index: HashMap<String, usize>,
     rows: Vec<Vec<Value>>,
 }
 
 impl RowCollector {
     pub fn new(schema: SchemaRef) -> Self {
+        let index = (schema.fields().iter().enumerate())
+            .map(|(i, f)| (f.name().clone(), i))
+            .collect();
         RowCollector {
             schema,
+            index,
             rows: Vec::new(),
         }
     }
 
-    pub fn push(&mut self, row: Vec<Value>) {
-        debug_assert_eq!(row.len(), self.schema.fields().len());
+    /// Adds a row from `(column, value)` cells.
+    ///
+    /// # Panics
+    /// On a column the table does not have: a loader's mistake, caught by its tests.
+    pub fn push(&mut self, cells: impl IntoIterator<Item = (&'static str, Value)>) {
+        let mut row = vec![Value::Null; self.schema.fields().len()];
+        for (column, value) in cells {
+            let Some(&i) = self.index.get(column) else {
+                panic!(
+                    "the canonical table has no column {column:?}: {}",
+                    self.schema
+                );
+            };
+            row[i] = value;
+        }
         self.rows.push(row);
     }
 
@@ -138,179 +159,64 @@ impl RowCollector {
     }
 }
 
-/// A CSV data line, with its header, for field lookups by (case-insensitive) column name.
-pub struct CsvRow<'a> {
-    pub line: u64,
-    record: &'a csv::StringRecord,
-    index: &'a HashMap<String, usize>,
-    headers: &'a [String],
-    preamble: &'a [String],
+/// One batch of `schema` from columns given by name, in any order.
+pub fn batch_by_name(
+    schema: &SchemaRef,
+    columns: Vec<(&str, ArrayRef)>,
+) -> arrow::error::Result<RecordBatch> {
+    let mut by_name: HashMap<&str, ArrayRef> = columns.into_iter().collect();
+    let ordered = (schema.fields().iter())
+        .map(|f| {
+            by_name.remove(f.name().as_str()).ok_or_else(|| {
+                arrow::error::ArrowError::SchemaError(format!("no column {} given", f.name()))
+            })
+        })
+        .collect::<arrow::error::Result<Vec<_>>>()?;
+    if let Some(extra) = by_name.keys().next() {
+        return Err(arrow::error::ArrowError::SchemaError(format!(
+            "the table has no column {extra}"
+        )));
+    }
+    RecordBatch::try_new(schema.clone(), ordered)
 }
 
-impl CsvRow<'_> {
-    /// The header line's column names, as written.
-    pub fn headers(&self) -> &[String] {
-        self.headers
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray, Int64Array};
+    use arrow::datatypes::{Field, Int64Type, Schema};
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, true),
+        ]))
     }
 
-    /// The lines before the header (a report's title, its date range), cells joined by `,`.
-    pub fn preamble(&self) -> &[String] {
-        self.preamble
+    #[test]
+    fn cells_land_in_their_named_columns_whatever_the_order() {
+        let mut rows = RowCollector::new(schema());
+        rows.push([("n", Value::Int(7)), ("id", Value::Text("a".into()))]);
+        rows.push([("id", Value::Text("b".into()))]);
+        let batch = rows.finish().unwrap();
+        assert_eq!(batch.column(0).as_string::<i32>().value(1), "b");
+        let n = batch.column(1).as_primitive::<Int64Type>();
+        assert_eq!((n.value(0), n.is_null(1)), (7, true));
     }
 
-    /// The trimmed value of a column; `""` when the file has no such column.
-    pub fn get(&self, column: &str) -> &str {
-        self.index
-            .get(&column.to_ascii_lowercase())
-            .and_then(|&i| self.record.get(i))
-            .map(str::trim)
-            .unwrap_or("")
+    #[test]
+    #[should_panic(expected = "no column \"nope\"")]
+    fn an_unknown_column_is_a_loader_bug() {
+        RowCollector::new(schema()).push([("nope", Value::Null)]);
     }
 
-    pub fn has(&self, column: &str) -> bool {
-        self.index.contains_key(&column.to_ascii_lowercase())
+    #[test]
+    fn batch_by_name_orders_columns_and_refuses_strays() {
+        let id: ArrayRef = Arc::new(arrow::array::StringArray::from(vec!["a"]));
+        let n: ArrayRef = Arc::new(Int64Array::from(vec![1]));
+        let batch = batch_by_name(&schema(), vec![("n", n.clone()), ("id", id.clone())]).unwrap();
+        assert_eq!(batch.schema().field(0).name(), "id");
+        let stray = batch_by_name(&schema(), vec![("n", n.clone()), ("id", id), ("x", n)]);
+        assert!(stray.unwrap_err().to_string().contains("no column x"));
     }
-
-    /// A rejection of this row for `field`.
-    pub fn reject(&self, field: &str, reason: impl Into<String>) -> Rejection {
-        Rejection {
-            line: self.line,
-            field: field.to_string(),
-            reason: reason.into(),
-            raw: raw_line(self.record),
-        }
-    }
-}
-
-fn raw_line(record: &csv::StringRecord) -> String {
-    record.iter().collect::<Vec<_>>().join(",")
-}
-
-/// What reading one CSV file gave: data rows read, and the rows rejected.
-#[derive(Debug, Default)]
-pub struct CsvOutcome {
-    pub rows_read: u64,
-    pub rejections: Vec<Rejection>,
-    /// Empty for an export that holds no data and no header (a preamble alone).
-    pub headers: Vec<String>,
-    pub preamble: Vec<String>,
-}
-
-/// A report's summary line: `Total: …` in its first non-empty cell (Google Ads writes some
-/// with empty leading cells), or a bare `Total`.
-fn is_total_line(record: &csv::StringRecord) -> bool {
-    record
-        .iter()
-        .map(str::trim)
-        .find(|f| !f.is_empty())
-        .is_some_and(|f| f == "Total" || f.starts_with("Total:"))
-}
-
-/// Meta's placeholder line of an empty export.
-fn is_no_data_line(record: &csv::StringRecord) -> bool {
-    let mut cells = record.iter().map(str::trim).filter(|f| !f.is_empty());
-    let first = cells
-        .next()
-        .map(|f| f.trim_end_matches('.').to_ascii_lowercase());
-    cells.next().is_none() && first.as_deref() == Some("no data available")
-}
-
-/// Reads CSV `text`. The header is the first line for which `is_header` holds (lines before it
-/// are preamble); every later line is a data row handed to `on_row`, except blank lines,
-/// report totals and Meta's `No data available.`. A line that repeats the header or has the
-/// wrong field count is rejected here; `on_row` rejects on values. A file without a header
-/// whose lines each hold at most one cell (LinkedIn's preamble of an empty export) is an empty
-/// export: zero rows, no error.
-pub fn read_csv(
-    text: &str,
-    is_header: impl Fn(&[String]) -> bool,
-    mut on_row: impl FnMut(&CsvRow) -> Result<(), Rejection>,
-) -> Result<CsvOutcome, String> {
-    // Tab-separated when the first lines hold more tabs than commas (Excel-style downloads).
-    let head = text.lines().take(10);
-    let (tabs, commas) = head.fold((0, 0), |(t, c), l| {
-        (t + l.matches('\t').count(), c + l.matches(',').count())
-    });
-    let delimiter = if tabs > commas { b'\t' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let mut out = CsvOutcome::default();
-    let mut index: Option<HashMap<String, usize>> = None;
-    let mut only_single_cells = true;
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                if index.is_none() {
-                    return Err(format!("line {line}: {e}"));
-                }
-                out.rows_read += 1;
-                out.rejections.push(Rejection {
-                    line,
-                    field: String::new(),
-                    reason: format!("unreadable CSV line: {e}"),
-                    raw: String::new(),
-                });
-                continue;
-            }
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let Some(idx) = &index else {
-            let fields: Vec<String> = record.iter().map(|f| f.trim().to_string()).collect();
-            if is_header(&fields) {
-                // A duplicated column name (Meta's second `Ad set name`) reads the first one.
-                let mut first = HashMap::new();
-                for (i, f) in fields.iter().enumerate() {
-                    first.entry(f.to_ascii_lowercase()).or_insert(i);
-                }
-                index = Some(first);
-                out.headers = fields;
-            } else {
-                only_single_cells &= fields.iter().filter(|f| !f.is_empty()).count() <= 1;
-                out.preamble.push(fields.join(","));
-            }
-            continue;
-        };
-        if is_total_line(&record) || is_no_data_line(&record) {
-            continue;
-        }
-        out.rows_read += 1;
-        let row = CsvRow {
-            line,
-            record: &record,
-            index: idx,
-            headers: &out.headers,
-            preamble: &out.preamble,
-        };
-        if record
-            .iter()
-            .map(str::trim)
-            .eq(out.headers.iter().map(String::as_str))
-        {
-            out.rejections
-                .push(row.reject("", "line repeats the header"));
-        } else if record.len() != out.headers.len() {
-            let reason = format!(
-                "expected {} fields, found {}",
-                out.headers.len(),
-                record.len()
-            );
-            out.rejections.push(row.reject("", reason));
-        } else if let Err(rejection) = on_row(&row) {
-            out.rejections.push(rejection);
-        }
-    }
-    if index.is_none() && !only_single_cells {
-        return Err("no header line found".into());
-    }
-    Ok(out)
 }

@@ -9,8 +9,10 @@ use chrono::NaiveDate;
 
 use crate::config::{Source, SourceKind, SourcesConfig};
 
-use super::rows::{read_csv, CsvRow, Rejection, RowCollector, Value};
-use super::{schema, values, Parsed};
+use super::csv_reader::{read_csv, CsvRow};
+use super::rows::{Rejection, RowCollector, Value};
+use super::{values, Parsed};
+use crate::warehouse::schema;
 
 const DATE_COLUMNS: [&str; 6] = [
     "day",
@@ -234,18 +236,18 @@ fn push_rows(
     for day in 0..days {
         let date = first + chrono::Days::new(day as u64);
         let cost = line.cost_original / days as f64;
-        rows.push(vec![
-            Value::Date(values::date32(date)),
-            Value::Text(line.platform.clone()),
-            line.campaign.clone().into(),
-            Value::Float(cost * line.rate),
-            Value::Float(cost),
-            Value::Text(line.currency.clone()),
-            spread_count(line.impressions, day, days),
-            spread_count(line.clicks, day, days),
-            Value::Text(precision.into()),
-            Value::Text(file.to_string()),
-            Value::Int(row.line as i64),
+        rows.push([
+            ("spend_date", Value::Date(values::date32(date))),
+            ("platform", Value::Text(line.platform.clone())),
+            ("campaign", line.campaign.clone().into()),
+            ("cost", Value::Float(cost * line.rate)),
+            ("cost_original", Value::Float(cost)),
+            ("currency", Value::Text(line.currency.clone())),
+            ("impressions", spread_count(line.impressions, day, days)),
+            ("clicks", spread_count(line.clicks, day, days)),
+            ("date_precision", Value::Text(precision.into())),
+            ("source_file", Value::Text(file.to_string())),
+            ("source_line", Value::Int(row.line as i64)),
         ]);
     }
     Ok(())

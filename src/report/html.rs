@@ -62,8 +62,7 @@ fn format_for(column: &str) -> Format {
     match column {
         "spend" | "revenue" | "cpl" | "cost_per_sql" | "cac" | "pipeline" => Format::Money,
         "median_days_to_sql" | "median_days_to_won" => Format::Count,
-        "first_touch" | "last_touch" | "linear" | "time_decay" | "position_based" | "w_shaped"
-        | "data_driven" => Format::Money,
+        model if crate::ATTRIBUTION_MODELS.contains(&model) => Format::Money,
         "leads" | "sqls" | "mqls" | "opportunities" | "won_deals" => Format::Count,
         "roi" | "target" | "actual" => Format::Ratio,
         "attainment" | "lead_match_rate" | "pipeline_match_rate" | "revenue_match_rate" => {

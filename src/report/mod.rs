@@ -156,7 +156,7 @@ const MYOPIA_SQL: &str =
 const MATURITY_SQL: &str = "WITH first AS (
         SELECT t.channel, l.lead_id, l.created_at, l.sql_at, o.close_date, o.is_won
         FROM attribution_touchpoints t
-        JOIN stg_leads l ON l.lead_id = t.lead_id
+        JOIN int_leads l ON l.lead_id = t.lead_id
         LEFT JOIN stg_opportunities o ON o.opportunity_id = l.opportunity_id
         WHERE t.attribution_model = 'first_touch' AND t.credit > 0)
     SELECT channel,
@@ -214,7 +214,7 @@ pub async fn gather(
     let overall = table(ctx,
         "SELECT MEDIAN(CASE WHEN o.is_won THEN CAST(o.close_date AS BIGINT) - CAST(CAST(l.created_at AS DATE) AS BIGINT) END) AS days,
                 CAST(CAST(MAX(l.created_at) AS DATE) AS VARCHAR) AS last_day
-         FROM stg_leads l LEFT JOIN stg_opportunities o ON o.opportunity_id = l.opportunity_id").await?;
+         FROM int_leads l LEFT JOIN stg_opportunities o ON o.opportunity_id = l.opportunity_id").await?;
     Ok(ReportData {
         model: model.to_string(),
         window: window.to_string(),

@@ -200,3 +200,77 @@ pub async fn run_assertion_file(ctx: &SessionContext, name: &str, sql: &str) -> 
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `people`: 5 rows; id 2 twice, one NULL name, one status outside the list, one team
+    /// without a match in `teams`.
+    async fn world() -> SessionContext {
+        let ctx = SessionContext::new();
+        let sql = "CREATE TABLE people AS SELECT * FROM (VALUES \
+            (1, 'ann', 'open', 10), (2, 'bob', 'open', 10), (2, 'bo', 'won', 20), \
+            (3, NULL, 'lost', 30), (4, 'dan', 'spam', NULL)) AS t(id, name, status, team)";
+        ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let teams = "CREATE TABLE teams AS SELECT * FROM (VALUES (10), (20)) AS t(team_id)";
+        ctx.sql(teams).await.unwrap().collect().await.unwrap();
+        ctx
+    }
+
+    fn yaml(test: &str) -> DataTest {
+        serde_yaml::with::singleton_map_recursive::deserialize(serde_yaml::Deserializer::from_str(
+            test,
+        ))
+        .unwrap()
+    }
+
+    async fn outcomes(test: &str) -> Vec<(String, u64, bool)> {
+        let ctx = world().await;
+        let out = run_tests(&ctx, "people", &[yaml(test)]).await;
+        out.into_iter()
+            .map(|o| (o.name, o.failing_rows, o.passed))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn not_null_counts_each_columns_nulls() {
+        assert_eq!(
+            outcomes("not_null: [id, name, team]").await,
+            [
+                ("not_null(id)".into(), 0, true),
+                ("not_null(name)".into(), 1, false),
+                ("not_null(team)".into(), 1, false)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn unique_counts_duplicated_keys_once() {
+        assert_eq!(
+            outcomes("unique: [id]").await,
+            [("unique(id)".into(), 1, false)]
+        );
+        assert_eq!(
+            outcomes("unique: [id, name]").await,
+            [("unique(id, name)".into(), 0, true)]
+        );
+    }
+
+    #[tokio::test]
+    async fn accepted_values_and_relationships_count_strays() {
+        let accepted = "accepted_values: {column: status, values: [open, won, lost]}";
+        assert_eq!(outcomes(accepted).await[0].1, 1, "spam is not accepted");
+        let rel = "relationships: {column: team, to: teams, field: team_id}";
+        // Team 30 has no row in teams; the NULL team is not checked.
+        assert_eq!(outcomes(rel).await[0].1, 1);
+    }
+
+    #[tokio::test]
+    async fn row_count_and_assert() {
+        assert!(outcomes("row_count: {min: 5, max: 5}").await[0].2);
+        assert_eq!(outcomes("row_count: {min: 6}").await[0].1, 5);
+        let assert = "assert: \"SELECT id FROM this GROUP BY id HAVING COUNT(*) > 1\"";
+        assert_eq!(outcomes(assert).await[0].1, 1, "id 2 twice");
+    }
+}

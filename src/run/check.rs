@@ -12,7 +12,7 @@ use datafusion::prelude::SessionContext;
 use super::model::{discover, Model};
 use crate::config::Project;
 use crate::error::Result;
-use crate::load::schema;
+use crate::warehouse::schema;
 
 /// One model that does not check, with what is wrong.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +95,7 @@ pub async fn check(project: &Project, ctx: &SessionContext) -> Result<CheckRepor
     for t in schema::TABLES {
         empty_table(ctx, t, schema::for_table(t))?;
     }
-    for (name, batch) in super::tables::settings_tables(project)? {
+    for (name, batch) in super::settings::settings_tables(project)? {
         empty_table(ctx, name, batch.schema())?;
         sources.insert(name.to_string());
     }

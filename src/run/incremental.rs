@@ -19,7 +19,7 @@ use datafusion::prelude::SessionContext;
 
 use super::model::Model;
 use crate::error::{Error, Result};
-use crate::load::schema;
+use crate::warehouse::schema;
 use crate::warehouse::Warehouse;
 
 /// The files of every loaded table a model reads.
@@ -194,4 +194,76 @@ pub async fn carry_partitions(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(tables: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        tables
+            .iter()
+            .map(|(t, f)| (t.to_string(), f.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn only_new_files_are_appended() {
+        let before = files(&[("ga_events", &["raw/ga_events/a.parquet"])]);
+        let now = files(&[(
+            "ga_events",
+            &["raw/ga_events/a.parquet", "raw/ga_events/b.parquet"],
+        )]);
+        assert_eq!(
+            appended(&before, &now),
+            Some(files(&[("ga_events", &["raw/ga_events/b.parquet"])]))
+        );
+        // Nothing new: an empty list, not a full rebuild.
+        assert_eq!(appended(&now, &now), Some(files(&[("ga_events", &[])])));
+    }
+
+    #[test]
+    fn a_removed_or_replaced_file_rebuilds_everything() {
+        let before = files(&[(
+            "ga_events",
+            &["raw/ga_events/a.parquet", "raw/ga_events/b.parquet"],
+        )]);
+        let now = files(&[("ga_events", &["raw/ga_events/b.parquet"])]);
+        assert_eq!(appended(&before, &now), None);
+    }
+
+    #[tokio::test]
+    async fn restricted_sql_keeps_only_the_rebuilt_days() {
+        let m = Model::parse(
+            std::path::Path::new("queries/staging/daily.sql"),
+            "-- version: 1\n-- materialized: incremental\n-- partition_by: day\n\
+             SELECT * FROM (VALUES (DATE '2024-03-01', 1), (DATE '2024-03-02', 2), \
+             (DATE '2024-03-03', 3)) AS t(day, n);"
+                .to_string(),
+            false,
+        )
+        .unwrap();
+        let ctx = SessionContext::new();
+        let days = ["2024-03-01".to_string(), "2024-03-03".to_string()];
+        let sql = format!("SELECT SUM(n) FROM ({})", restricted_sql(&m, "day", &days));
+        let number = |sql: String| {
+            let ctx = ctx.clone();
+            async move {
+                let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+                let c = datafusion::arrow::compute::cast(
+                    batches[0].column(0),
+                    &datafusion::arrow::datatypes::DataType::Int64,
+                )
+                .unwrap();
+                datafusion::arrow::array::AsArray::as_primitive::<
+                    datafusion::arrow::datatypes::Int64Type,
+                >(&c)
+                .value(0)
+            }
+        };
+        assert_eq!(number(sql).await, 1 + 3);
+        // No day to rebuild selects nothing.
+        let none = format!("SELECT COUNT(*) FROM ({})", restricted_sql(&m, "day", &[]));
+        assert_eq!(number(none).await, 0);
+    }
 }

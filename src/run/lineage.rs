@@ -24,6 +24,8 @@ pub struct ColumnLineage {
     pub computed_from: BTreeSet<Source>,
     /// Columns that decide which rows (filters, join keys, group and window keys).
     pub filtered_by: BTreeSet<Source>,
+    /// For a struct built by `named_struct`, each field's own lineage (what `kpi` reads).
+    pub fields: BTreeMap<String, ColumnLineage>,
 }
 
 impl ColumnLineage {
@@ -169,6 +171,60 @@ impl Walker<'_> {
     /// The lineage of an expression over `within`'s input columns `of`; subqueries inside it
     /// add what their output depends on.
     fn expr(&self, e: &Expr, within: &LogicalPlan, of: &[ColumnLineage]) -> ColumnLineage {
+        let bare = match e {
+            Expr::Alias(a) => a.expr.as_ref(),
+            other => other,
+        };
+        if let Expr::Column(c) = bare {
+            return column_of(within, of, c).cloned().unwrap_or_default();
+        }
+        if let Some(l) = self.kpi(bare, within, of) {
+            return l;
+        }
+        let mut out = self.refs(bare, within, of);
+        if let Expr::ScalarFunction(f) = bare {
+            if f.func.name() == "named_struct" {
+                for pair in f.args.chunks(2) {
+                    if let [Expr::Literal(name, _), value] = pair {
+                        if let Some(Some(name)) = name.try_as_str() {
+                            let field = self.refs(value, within, of);
+                            out.fields.insert(name.to_string(), field);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `kpi('metric', measures)` over a `named_struct` column: computed from the measures its
+    /// formula reads (see [`crate::udf::kpi`]), not from every field of the struct.
+    fn kpi(&self, e: &Expr, within: &LogicalPlan, of: &[ColumnLineage]) -> Option<ColumnLineage> {
+        let Expr::ScalarFunction(f) = e else {
+            return None;
+        };
+        let (Some(Expr::Literal(metric, _)), Some(Expr::Column(c))) =
+            (f.args.first(), f.args.get(1))
+        else {
+            return None;
+        };
+        if f.func.name() != "kpi" {
+            return None;
+        }
+        let formula = crate::udf::kpi::metric(metric.try_as_str()??)?.formula;
+        let measures = column_of(within, of, c)?;
+        let mut out = ColumnLineage {
+            filtered_by: measures.filtered_by.clone(),
+            ..ColumnLineage::default()
+        };
+        for m in formula.measures() {
+            out.absorb(measures.fields.get(m)?);
+        }
+        Some(out)
+    }
+
+    /// What the columns and subqueries an expression reads make of it.
+    fn refs(&self, e: &Expr, within: &LogicalPlan, of: &[ColumnLineage]) -> ColumnLineage {
         let mut out = ColumnLineage::default();
         for c in e.column_refs() {
             if let Some(l) = column_of(within, of, c) {

@@ -14,6 +14,7 @@ pub mod model;
 pub mod plan;
 pub mod publish;
 pub mod results;
+pub mod settings;
 pub mod tables;
 
 pub use results::{NodeResult, NodeStatus, RunReport};
@@ -28,7 +29,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::Project;
 use crate::error::Result;
-use crate::progress::Progress;
+use crate::observe::{Event, Observer};
 use crate::warehouse::Warehouse;
 use plan::{hash_hex, PlanInputs};
 use publish::{ModelVersion, Published};
@@ -47,7 +48,7 @@ async fn source_fingerprints(
     warehouse: &Warehouse,
     sources: &BTreeSet<String>,
 ) -> Result<BTreeMap<String, String>> {
-    let settings = tables::settings_fingerprint(project);
+    let settings = settings::settings_fingerprint(project);
     let mut out = BTreeMap::new();
     for s in sources {
         let fp = if s.starts_with("cfg_") {
@@ -91,7 +92,7 @@ pub struct Runner<'a> {
     pub project: &'a Project,
     pub warehouse: &'a Warehouse,
     pub ctx: SessionContext,
-    pub progress: Progress,
+    pub observer: &'a dyn Observer,
 }
 
 impl Runner<'_> {
@@ -116,7 +117,7 @@ impl Runner<'_> {
         };
         let models = model::discover(&self.project.queries_dir())?;
         let mut sources = tables::register_loaded(&self.ctx, self.warehouse).await?;
-        sources.extend(tables::register_settings(&self.ctx, self.project, self.warehouse).await?);
+        sources.extend(settings::register_settings(&self.ctx, self.project, self.warehouse).await?);
         let order = dag::order(&models, &sources)?;
         let selected = dag::select(&models, &options.select)?;
         let previous = Published::read(self.warehouse).await?.unwrap_or_default();
@@ -144,7 +145,11 @@ impl Runner<'_> {
             };
             let mut node = self.execute(&context, &step.action, &mut next).await?;
             node.seconds = t0.elapsed().as_secs_f64();
-            self.progress.node(n + 1, total, &node);
+            self.observer.event(&Event::NodeFinished {
+                step: n + 1,
+                total,
+                node: &node,
+            });
             let stop = matches!(node.status, NodeStatus::Error);
             report.nodes.push(node);
             self.write_results(&report).await?;

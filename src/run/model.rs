@@ -102,6 +102,44 @@ pub struct Model {
     /// A test file (`queries/tests/*.sql`): an assertion returning failing rows, not a model;
     /// its leading comments are free text.
     pub is_test: bool,
+    /// The layer of its folder under `queries/`.
+    pub layer: Layer,
+}
+
+/// A model's layer, from its folder (dbt's convention; what each may read is in
+/// [`super::dag::check_layers`] and docs/rulings.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// `queries/staging/`: one source's rows cleaned; reads loaded tables and settings.
+    Staging,
+    /// `queries/intermediate/`: business logic; reads staging and intermediate models.
+    Intermediate,
+    /// `queries/marts/`: what BI tools read; reads any model, never a loaded table.
+    Mart,
+    /// Anywhere else (`queries/tests/`, a flat `queries/`): no rule.
+    Unlayered,
+}
+
+impl Layer {
+    /// The layer of a model file, from the folder holding it.
+    pub fn of(file: &Path) -> Layer {
+        let folder = file.parent().and_then(|p| p.file_name());
+        match folder.and_then(|f| f.to_str()) {
+            Some("staging") => Layer::Staging,
+            Some("intermediate") => Layer::Intermediate,
+            Some("marts") => Layer::Mart,
+            _ => Layer::Unlayered,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Staging => "staging",
+            Layer::Intermediate => "intermediate",
+            Layer::Mart => "mart",
+            Layer::Unlayered => "unlayered",
+        }
+    }
 }
 
 /// The leading `--` comment block, as YAML.
@@ -189,6 +227,11 @@ impl Model {
             sql,
             reads,
             is_test,
+            layer: if is_test {
+                Layer::Unlayered
+            } else {
+                Layer::of(file)
+            },
         })
     }
 

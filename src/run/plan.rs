@@ -181,6 +181,7 @@ mod tests {
             sql: sql.to_string(),
             reads: reads.iter().map(|r| r.to_string()).collect(),
             is_test: false,
+            layer: super::super::model::Layer::Unlayered,
         }
     }
 

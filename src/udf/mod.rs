@@ -2,6 +2,7 @@
 //! (a local session, a Ballista scheduler or executor) calls to run every model.
 
 pub mod channel;
+pub mod kpi;
 pub mod markov;
 pub mod time;
 pub mod url;
@@ -39,6 +40,8 @@ pub fn functions(rules: Arc<ChannelRules>) -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(time::TimeUdf::new(
             time::TimeFunction::Midnight,
         ))),
+        Arc::new(ScalarUDF::from(time::DaysBetween::default())),
+        Arc::new(ScalarUDF::from(kpi::Kpi::default())),
     ]
 }
 

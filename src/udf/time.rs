@@ -1,13 +1,16 @@
 //! The reporting time zone (SPEC sections 7, 8 and 9), from chrono-tz's IANA data (DST
 //! included): `local_month(ts, zone)` is the first day of the local calendar month holding the
-//! UTC instant `ts`; `local_midnight(date, zone)` the UTC instant of 00:00 local on `date`.
+//! UTC instant `ts`; `local_midnight(date, zone)` the UTC instant of 00:00 local on `date`;
+//! `days_between(from, to)` the (fractional) days between two instants.
 
 use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use datafusion::arrow::array::{Array, AsArray, Date32Builder, TimestampMicrosecondBuilder};
+use datafusion::arrow::array::{
+    Array, AsArray, Date32Builder, Float64Array, TimestampMicrosecondBuilder,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::{exec_err, Result};
@@ -145,6 +148,60 @@ impl ScalarUDFImpl for TimeUdf {
     }
 }
 
+/// `days_between(from, to)` -> DOUBLE: the days from `from` to `to`, fractions included
+/// (microseconds / 86 400 000 000: a day is 24 hours of UTC, as SPEC 6's half-life counts).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct DaysBetween {
+    signature: Signature,
+}
+
+impl Default for DaysBetween {
+    fn default() -> Self {
+        DaysBetween {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+/// Microseconds in a day.
+const DAY_MICROS: f64 = 86_400_000_000.0;
+
+/// The days from `from` to `to` (microseconds since the epoch).
+pub fn days_between(from: i64, to: i64) -> f64 {
+    (to - from) as f64 / DAY_MICROS
+}
+
+impl ScalarUDFImpl for DaysBetween {
+    fn name(&self) -> &str {
+        "days_between"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Float64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows;
+        let micros = |i: usize| -> Result<_> {
+            let a = args.args[i].to_array(n)?;
+            Ok(cast(&a, &DataType::Timestamp(TimeUnit::Microsecond, None))?)
+        };
+        let (from, to) = (micros(0)?, micros(1)?);
+        let (from, to) = (
+            from.as_primitive::<TimestampMicrosecondType>(),
+            to.as_primitive::<TimestampMicrosecondType>(),
+        );
+        let out: Float64Array = (0..n)
+            .map(|i| {
+                (from.is_valid(i) && to.is_valid(i))
+                    .then(|| days_between(from.value(i), to.value(i)))
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +226,14 @@ mod tests {
             NaiveDate::from_ymd_opt(2024, 11, 1)
         );
         assert!(zone("Mars/Olympus_Mons").is_err());
+    }
+
+    #[test]
+    fn days_between_counts_fractional_days() {
+        let from = micros("2024-03-01T00:00:00Z");
+        assert_eq!(days_between(from, micros("2024-03-08T00:00:00Z")), 7.0);
+        assert_eq!(days_between(from, micros("2024-03-01T06:00:00Z")), 0.25);
+        assert_eq!(days_between(micros("2024-03-02T00:00:00Z"), from), -1.0);
     }
 
     #[test]

@@ -2,22 +2,21 @@
 #![cfg(feature = "ballista")]
 
 use clearsight::engine::EngineKind;
+use clearsight::observe::Silent;
 
 use crate::support::{assert_same_marts, published_marts, TestProject};
 
 /// A demo project with its extracts generated and loaded.
 async fn loaded_demo() -> TestProject {
     let project = TestProject::demo_generated(3_000);
-    let ctx = project.context();
-    clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    ctx.load(&Silent).await.unwrap();
     project
 }
 
 /// Runs every model of `project` on `kind` and asserts it published.
 async fn build_on(project: &TestProject, kind: EngineKind) {
-    let mut ctx = project.context();
+    let mut ctx = project.workspace();
     ctx.engine.kind = kind;
     crate::support::run_all_published(&ctx).await;
 }
@@ -28,7 +27,7 @@ async fn demo_mart_on_in_process_ballista_equals_local() {
     build_on(&local, EngineKind::Local).await;
 
     let remote = loaded_demo().await;
-    let engine = remote.context().engine().unwrap();
+    let engine = remote.workspace().engine().unwrap();
     let scheduler = clearsight::cluster::start_in_process(&engine, 2, 2)
         .await
         .unwrap();
@@ -45,7 +44,7 @@ async fn demo_mart_on_in_process_ballista_equals_local() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn empty_loaded_tables_are_readable_on_ballista() {
     let project = TestProject::demo();
-    let mut ctx = project.context();
+    let mut ctx = project.workspace();
     let engine = ctx.engine().unwrap();
     let scheduler = clearsight::cluster::start_in_process(&engine, 1, 2)
         .await

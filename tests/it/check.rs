@@ -1,22 +1,16 @@
 //! `clearsight check` and column contracts: every model planned before any data is read.
 
-use std::process::Command;
-
 use crate::support::TestProject;
 
 fn clearsight(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_clearsight"))
-        .args(["--project", dir.to_str().unwrap(), "--quiet"])
-        .args(args)
-        .output()
-        .unwrap()
+    crate::support::bin_in(dir).args(args).output().unwrap()
 }
 
 #[test]
 fn check_plans_a_fresh_project_on_an_empty_warehouse() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("fresh");
-    let init = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let init = crate::support::bin()
         .arg("init")
         .arg(&dir)
         .output()
@@ -71,7 +65,7 @@ fn a_missing_column_fails_check_and_run_builds_nothing() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("pipeline_metrics: not checked: it reads stg_spend"),
+        stderr.contains("int_spend: not checked: it reads stg_spend"),
         "{stderr}"
     );
     let run = clearsight(project.path(), &["run"]);
@@ -131,11 +125,29 @@ fn listed(v: &serde_json::Value, key: &str, column: &str) -> bool {
     v[key].as_array().unwrap().iter().any(|c| c == column)
 }
 
+/// Regression: the ratios are `kpi(metric, measures)` over one struct of every measure; cpl
+/// must still be computed from spend and leads only, not from the opportunity amounts.
+#[test]
+fn cpl_lineage_is_spend_and_leads_not_every_measure() {
+    let up = lineage(&["pipeline_metrics.cpl"]);
+    assert!(listed(&up, "computed_from", "ad_spend.cost"), "{up}");
+    assert!(
+        !listed(&up, "computed_from", "crm_opportunities.amount"),
+        "revenue is not in cpl: {up}"
+    );
+    let roi = lineage(&["pipeline_metrics.roi"]);
+    assert!(
+        listed(&roi, "computed_from", "crm_opportunities.amount")
+            && listed(&roi, "computed_from", "ad_spend.cost"),
+        "{roi}"
+    );
+}
+
 #[test]
 fn revenue_lineage_reaches_the_opportunity_amount_and_its_join_keys() {
     // Read from the SQL: pipeline_metrics.revenue sums attribution_touchpoints.revenue
-    // (credit * stg_leads.revenue) and lead-less won_amount; stg_opportunities.won_amount is
-    // CASE WHEN is_won THEN amount; stg_leads joins opportunities on its opportunity id.
+    // (credit * int_leads.revenue) and lead-less won_amount; stg_opportunities.won_amount is
+    // CASE WHEN is_won THEN amount; int_leads joins opportunities on its opportunity id.
     let up = lineage(&["pipeline_metrics.revenue"]);
     assert!(
         listed(&up, "computed_from", "crm_opportunities.amount"),

@@ -1,18 +1,12 @@
 //! The real binary: documented exit codes and the `--json` summary.
 
-use std::process::Command;
-
 use clearsight::run::publish::BuildLock;
 
 use crate::support::{clearsight_ok, fixture_sources, TestProject};
 
 fn clearsight(project: &TestProject, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_clearsight"))
-        .arg("--project")
-        .arg(project.path())
-        .arg("--quiet")
+    crate::support::bin_in(project.path())
         .args(args)
-        .env_remove("CLEARSIGHT_WAREHOUSE")
         .output()
         .unwrap()
 }
@@ -85,7 +79,7 @@ fn exit_2_for_a_bad_flag_or_bad_config() {
 #[tokio::test]
 async fn exit_3_when_another_build_holds_the_lock() {
     let project = tiny_project();
-    let ctx = project.context();
+    let ctx = project.workspace();
     let _held = BuildLock::acquire(&ctx.warehouse, project.path()).unwrap();
     let out = clearsight(&project, &["run"]);
     assert_eq!(out.status.code(), Some(3));
@@ -113,7 +107,7 @@ fn exit_4_when_an_input_cannot_be_read() {
 #[test]
 fn exit_5_when_the_warehouse_cannot_be_written() {
     let project = tiny_project();
-    let out = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let out = crate::support::bin()
         .args([
             "--project",
             project.path().to_str().unwrap(),
@@ -137,7 +131,7 @@ fn exit_5_when_the_warehouse_cannot_be_written() {
 fn init_creates_a_project_that_builds_the_demo() {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("marketing-mart");
-    let init = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let init = crate::support::bin()
         .arg("init")
         .arg(&dir)
         .output()
@@ -169,14 +163,14 @@ fn init_creates_a_project_that_builds_the_demo() {
         stdout.contains("cpl") && stdout.contains("roi") && stdout.contains("Display"),
         "{stdout}"
     );
-    let snippet = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let snippet = crate::support::bin()
         .args(["--project", dir.to_str().unwrap(), "query", "--duckdb"])
         .output()
         .unwrap();
     let snippet = String::from_utf8_lossy(&snippet.stdout);
     assert!(snippet.contains(&format!("read_parquet('{}/warehouse/marts/pipeline_metrics/v1/**/*.parquet', hive_partitioning = true)", dir.display())), "{snippet}");
     // A second init into the same folder is refused.
-    let again = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let again = crate::support::bin()
         .arg("init")
         .arg(&dir)
         .output()
@@ -199,10 +193,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn help_teaches_commands_environment_and_exit_codes() {
-    let out = Command::new(env!("CARGO_BIN_EXE_clearsight"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = crate::support::bin().arg("--help").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
     for needle in [
@@ -220,7 +211,7 @@ fn help_teaches_commands_environment_and_exit_codes() {
     ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
-    let run = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let run = crate::support::bin()
         .args(["run", "--help"])
         .output()
         .unwrap();
@@ -236,7 +227,7 @@ fn help_teaches_commands_environment_and_exit_codes() {
 #[test]
 fn flags_are_read_from_the_environment() {
     let project = tiny_project();
-    let out = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let out = crate::support::bin()
         .env("CLEARSIGHT_PROJECT", project.path())
         .env("CLEARSIGHT_JSON", "true")
         .env("CLEARSIGHT_QUIET", "true")
@@ -298,7 +289,7 @@ fn test_command_and_query_formats_read_the_published_mart() {
 #[test]
 fn demo_in_a_folder_without_config_creates_and_builds_a_demo_project() {
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let out = crate::support::bin()
         .args(["--quiet", "demo", "--events", "3000"])
         .current_dir(empty.path())
         .output()
@@ -318,7 +309,7 @@ fn demo_in_a_folder_without_config_creates_and_builds_a_demo_project() {
     // A non-empty folder without config/ is refused, never overwritten.
     let taken = tempfile::tempdir().unwrap();
     std::fs::write(taken.path().join("note.txt"), "mine").unwrap();
-    let refused = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let refused = crate::support::bin()
         .args([
             "--quiet",
             "--project",

@@ -13,11 +13,8 @@ use crate::support::{
 };
 
 fn clearsight(project: &TestProject, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clearsight"));
-    cmd.arg("--project")
-        .arg(project.path())
-        .arg("--quiet")
-        .args(args);
+    let mut cmd = crate::support::bin_in(project.path());
+    cmd.args(args);
     cmd
 }
 

@@ -13,6 +13,7 @@
 //! - Sessions of an anonymous Paid Social visitor: 2024-03-01T07:30Z (February local),
 //!   2024-11-01T07:30Z (November), and one across the DST change (2024-11-03T08:50Z and 09:10Z).
 
+use clearsight::observe::Silent;
 use datafusion::prelude::SessionContext;
 
 use crate::support::{rows, TestProject};
@@ -87,15 +88,11 @@ async fn built(zone: &str) -> (TestProject, SessionContext) {
         "config/mart.yaml",
         &mart_yaml(zone, "[{name: W-Feb, from: 2024-02, to: 2024-02}]"),
     );
-    let ctx = project.context();
-    let load = clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    let load = ctx.load(&Silent).await.unwrap();
     assert_eq!(load.total(|f| f.rows_quarantined), 0, "{:?}", load.files);
     crate::support::run_all_published(&ctx).await;
-    let session = clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap();
+    let session = ctx.query_session().await.unwrap();
     (project, session)
 }
 
@@ -248,7 +245,7 @@ async fn kpi_attainment_knows_which_way_is_better() {
 }
 
 fn refused(project: &TestProject, file: &str, words: &[&str]) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let out = crate::support::bin()
         .args([
             "--project",
             project.path().to_str().unwrap(),

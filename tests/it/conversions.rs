@@ -8,8 +8,6 @@
 //!   gclid G-OLD (Mar 15), G-NEW (Mar 19) and none (Mar 20): the latest carrying one is G-NEW.
 //! - P4 is spam with a gclid and an SQL date: never exported.
 
-use std::process::Command;
-
 use crate::support::{assert_ok, TestProject};
 
 const SOURCES: &str = "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n  - kind: salesforce_leads\n    path: data/leads.csv\n    fields: {ga_client_id: GA__c, gclid: GCLID__c, sql_date: SQL_Date__c}\n  - {kind: salesforce_opportunities, path: data/opportunities.csv}\n";
@@ -59,8 +57,7 @@ fn world() -> TestProject {
 }
 
 fn clearsight(project: &TestProject, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_clearsight"))
-        .args(["--project", project.path().to_str().unwrap(), "--quiet"])
+    crate::support::bin_in(project.path())
         .args(args)
         .output()
         .unwrap()

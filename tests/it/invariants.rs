@@ -2,6 +2,7 @@
 //! every lead's shares summing to 1.
 
 use clearsight::demo::{generate, DemoOptions};
+use clearsight::observe::Silent;
 
 use crate::support::{rows, TestProject};
 
@@ -13,19 +14,15 @@ async fn demo_mart_holds_the_invariants_for_every_model_and_month() {
         ..DemoOptions::default()
     };
     let summary = generate(&project.path().join("demo-data"), &options).unwrap();
-    let ctx = project.context();
-    let load = clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    let load = ctx.load(&Silent).await.unwrap();
     assert_eq!(
         load.total(|f| f.rows_quarantined),
         summary.bad_rows,
         "each deliberately bad row is quarantined"
     );
     crate::support::run_all_published(&ctx).await;
-    let s = clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap();
+    let s = ctx.query_session().await.unwrap();
 
     // Every model and month: leads = leads created that month.
     let leads = rows(
@@ -49,10 +46,10 @@ async fn demo_mart_holds_the_invariants_for_every_model_and_month() {
         &s,
         "WITH expected AS (
              SELECT month, SUM(r) AS revenue FROM (
-                 SELECT lead_month AS month, revenue AS r FROM stg_leads
+                 SELECT lead_month AS month, revenue AS r FROM int_leads
                  UNION ALL
                  SELECT created_month, won_amount FROM stg_opportunities o
-                 WHERE NOT EXISTS (SELECT 1 FROM stg_leads l WHERE l.opportunity_id = o.opportunity_id)
+                 WHERE NOT EXISTS (SELECT 1 FROM int_leads l WHERE l.opportunity_id = o.opportunity_id)
              ) x GROUP BY month),
               mart AS (SELECT month, attribution_model, SUM(revenue) AS revenue FROM pipeline_metrics GROUP BY 1, 2)
          SELECT m.month, m.attribution_model, m.revenue, e.revenue FROM mart m LEFT JOIN expected e ON e.month = m.month
@@ -90,7 +87,7 @@ async fn demo_mart_holds_the_invariants_for_every_model_and_month() {
         "SELECT COUNT(DISTINCT lead_id) FROM attribution_touchpoints GROUP BY attribution_model",
     )
     .await;
-    let leads_total = rows(&s, "SELECT COUNT(*) FROM stg_leads").await[0][0].clone();
+    let leads_total = rows(&s, "SELECT COUNT(*) FROM int_leads").await[0][0].clone();
     assert!(
         per_model.iter().all(|r| r[0] == leads_total),
         "every lead is credited under every model"

@@ -1,11 +1,12 @@
 //! The loader: each format read from hand-written fixtures with exact expected rows, every
 //! quarantine reason, idempotent reload, and an object-store (memory://) round trip.
 
+use clearsight::observe::Silent;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use clearsight::config::{Source, SourceKind, SourcesConfig};
-use clearsight::load::{self, parse_file, Parsed};
+use clearsight::load::{parse_file, Parsed};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
@@ -386,10 +387,8 @@ async fn spend_exports_skip_preamble_and_totals_and_parse_costs() {
 #[tokio::test]
 async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
     let project = TestProject::new(&fixture_sources("warehouse"));
-    let ctx = project.context();
-    let report = load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    let report = ctx.load(&Silent).await.unwrap();
     assert!(report.unreadable.is_empty(), "{:?}", report.unreadable);
     assert_eq!(report.files.len(), 9);
     for f in &report.files {
@@ -420,9 +419,7 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
     let counts = rows(&session, "SELECT (SELECT COUNT(*) FROM ga_events) AS e, (SELECT COUNT(*) FROM crm_leads) AS l, (SELECT COUNT(*) FROM ad_spend) AS s").await;
     assert_eq!(counts, vec![v(&["2", "3", "5"])]);
 
-    let again = load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-        .await
-        .unwrap();
+    let again = ctx.load(&Silent).await.unwrap();
     assert!(
         again.files.iter().all(|f| f.skipped),
         "second load must skip every file"
@@ -439,11 +436,9 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
 #[tokio::test]
 async fn memory_object_store_round_trip() {
     let project = TestProject::new(&fixture_sources("memory://loader-test/wh"));
-    let ctx = project.context();
+    let ctx = project.workspace();
     assert!(ctx.warehouse.url.starts_with("memory://"));
-    let report = load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-        .await
-        .unwrap();
+    let report = ctx.load(&Silent).await.unwrap();
     assert_eq!(
         report.total(|f| f.rows_loaded),
         2 + 2 + 3 + 1 + 2 + 2 + 1 + 1 + 1

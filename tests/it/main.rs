@@ -7,6 +7,7 @@ mod ballista;
 mod channels;
 mod check;
 mod cli;
+mod cli_output;
 mod cluster;
 mod contract;
 mod conversions;

@@ -122,10 +122,8 @@ async fn report_renders_in_headless_chromium_with_the_marts_numbers() {
         "a screenshot of the page"
     );
 
-    let ctx = project.context();
-    let s = clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    let s = ctx.query_session().await.unwrap();
     // The model picker (set through the page's #fragment, as a click would) switches the
     // channel table to that model's numbers; compare two models with the mart.
     for model in ["linear", "first_touch"] {

@@ -1,18 +1,15 @@
 //! Deviations from SPEC found in review, each pinned by a regression test named after it.
 
+use clearsight::observe::Silent;
 use datafusion::prelude::SessionContext;
 
 use crate::support::{published_marts, rows, TestProject};
 
 async fn build(project: &TestProject) -> SessionContext {
-    let ctx = project.context();
-    clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    ctx.load(&Silent).await.unwrap();
     crate::support::run_all_published(&ctx).await;
-    clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap()
+    ctx.query_session().await.unwrap()
 }
 
 #[tokio::test]
@@ -39,7 +36,7 @@ async fn hubspot_lowest_deal_id_is_compared_as_a_number() {
     let s = build(&project).await;
     let got = rows(
         &s,
-        "SELECT lead_id, opportunity_id, revenue FROM stg_leads ORDER BY lead_id",
+        "SELECT lead_id, opportunity_id, revenue FROM int_leads ORDER BY lead_id",
     )
     .await;
     assert_eq!(
@@ -61,7 +58,7 @@ async fn own_host_listed_only_with_www_still_matches_its_bare_referrer() {
     // Visitor s1: the site's own referrer (www.acme-analytics.example) first, then yahoo.
     let got = rows(
         &s,
-        "SELECT source, medium FROM stg_sessions WHERE user_pseudo_id = 's1'",
+        "SELECT source, medium FROM int_sessions WHERE user_pseudo_id = 's1'",
     )
     .await;
     assert_eq!(got, vec![vec!["search.yahoo.com", "organic"]]);

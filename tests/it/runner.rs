@@ -1,8 +1,9 @@
 //! The runner: DAG order, cycle and unknown-table errors, fingerprint skip, a failing data test
 //! that blocks publication while the old mart stays readable, two versions side by side.
 
+use clearsight::observe::Silent;
 use clearsight::run::publish::Published;
-use clearsight::run::{dag, model, NodeStatus, RunOptions, RunReport, Runner};
+use clearsight::run::{dag, model, NodeStatus, RunOptions, RunReport};
 
 use crate::support::{fixture_sources, rows, TestProject};
 
@@ -13,22 +14,16 @@ async fn small_project(models: &[(&str, &str)]) -> TestProject {
     for (name, sql) in models {
         project.write(&format!("queries/{name}.sql"), sql);
     }
-    let ctx = project.context();
-    clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    ctx.load(&Silent).await.unwrap();
     project
 }
 
 async fn run(project: &TestProject, options: RunOptions) -> clearsight::Result<RunReport> {
-    let ctx = project.context();
-    let runner = Runner {
-        project: &ctx.project,
-        warehouse: &ctx.warehouse,
-        ctx: ctx.session().await?,
-        progress: ctx.progress,
-    };
-    runner.run(&options).await
+    let ctx = project.workspace();
+    ctx.runner(ctx.session().await?, &Silent)
+        .run(&options)
+        .await
 }
 
 async fn full_refresh(project: &TestProject) -> RunReport {
@@ -65,10 +60,8 @@ async fn models_run_after_their_inputs_and_ctes_are_not_dependencies() {
     let order: Vec<&str> = report.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(order, vec!["spend_by_day", "total"]);
     assert!(report.published);
-    let ctx = project.context();
-    let session = clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    let session = ctx.query_session().await.unwrap();
     let got = rows(&session, "SELECT cost FROM total").await;
     assert!(
         (got[0][0].parse::<f64>().unwrap() - 1418.16).abs() < 1e-9,
@@ -125,10 +118,8 @@ async fn unchanged_models_are_skipped_and_a_changed_one_rebuilds_with_its_childr
     );
     let forced = full_refresh(&project).await;
     assert_eq!(status(&forced, "spend_by_day"), NodeStatus::Built);
-    let ctx = project.context();
-    let session = clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    let session = ctx.query_session().await.unwrap();
     let got = rows(&session, "SELECT cost FROM total").await;
     assert!(
         (got[0][0].parse::<f64>().unwrap() - 2.0 * 1418.16).abs() < 1e-9,
@@ -158,15 +149,13 @@ async fn a_failing_test_blocks_publication_and_the_old_mart_stays_readable() {
         (failed.name.as_str(), failed.failing_rows),
         ("not_null(spend_date)", 1)
     );
-    let ctx = project.context();
+    let ctx = project.workspace();
     let published = Published::read(&ctx.warehouse).await.unwrap().unwrap();
     assert_eq!(
         published.run_id, good.run_id,
         "the pointer still names the good run"
     );
-    let session = clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap();
+    let session = ctx.query_session().await.unwrap();
     assert_eq!(
         rows(
             &session,
@@ -250,21 +239,18 @@ async fn incremental_model_rebuilds_only_the_days_of_new_files() {
         "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
     );
     std::fs::remove_dir_all(project.path().join("queries")).unwrap();
-    let daily =
-        std::fs::read_to_string(crate::support::repo().join("queries/marts/web_traffic_daily.sql"))
-            .unwrap();
+    let daily = std::fs::read_to_string(
+        crate::support::repo().join("queries/staging/web_traffic_daily.sql"),
+    )
+    .unwrap();
     project.write("queries/web_traffic_daily.sql", &daily);
     project.write(
         "data/events_20240105.json",
         &(ga_line("a", JAN5 + 1) + &ga_line("b", JAN5 + 2)),
     );
     project.write("data/events_20240106.json", &ga_line("a", JAN5 + DAY + 5));
-    let ctx = project.context();
-    let load = || async {
-        clearsight::load::load(&ctx.project, &ctx.warehouse, &ctx.progress)
-            .await
-            .unwrap()
-    };
+    let ctx = project.workspace();
+    let load = || async { ctx.load(&Silent).await.unwrap() };
     load().await;
     let first = run(&project, RunOptions::default()).await.unwrap();
     assert!(first.published);
@@ -289,9 +275,7 @@ async fn incremental_model_rebuilds_only_the_days_of_new_files() {
         Some(vec!["2024-01-06".to_string(), "2024-01-07".to_string()])
     );
     assert_eq!(success.rows, 3);
-    let session = clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap();
+    let session = ctx.query_session().await.unwrap();
     let got = rows(
         &session,
         "SELECT CAST(day AS VARCHAR) AS d, events, users FROM web_traffic_daily ORDER BY d",

@@ -66,11 +66,8 @@ fn clearsight(
     args: &[&str],
     extra_env: &[(&str, &str)],
 ) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clearsight"));
-    cmd.arg("--project")
-        .arg(project.path())
-        .arg("--quiet")
-        .args(args);
+    let mut cmd = crate::support::bin_in(project.path());
+    cmd.args(args);
     moto.env(&mut cmd);
     for (k, v) in extra_env {
         cmd.env(k, v);

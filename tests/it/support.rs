@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use clearsight::cli::{Context, GlobalArgs};
+use clearsight::workspace::{Overrides, Workspace};
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
 
@@ -68,21 +68,9 @@ impl TestProject {
         self.dir.path()
     }
 
-    pub fn args(&self) -> GlobalArgs {
-        GlobalArgs {
-            project: self.path().to_path_buf(),
-            warehouse: None,
-            memory_limit: None,
-            spill_dir: None,
-            engine: None,
-            scheduler: None,
-            quiet: true,
-            json: false,
-        }
-    }
-
-    pub fn context(&self) -> Context {
-        Context::from_args(&self.args()).unwrap()
+    /// The project opened as the library opens it (no flags).
+    pub fn workspace(&self) -> Workspace {
+        Workspace::open(self.path(), &Overrides::default()).unwrap()
     }
 
     pub fn write(&self, relative: &str, text: &str) {
@@ -156,12 +144,26 @@ pub async fn number(ctx: &SessionContext, sql: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{sql}: not a number: {:?}", r[0][0]))
 }
 
+/// The real binary, the one helper every test runs it through; the environment's
+/// `CLEARSIGHT_WAREHOUSE` and `CLEARSIGHT_PROJECT` (a developer's shell) do not leak in.
+pub fn bin() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_clearsight"));
+    command
+        .env_remove("CLEARSIGHT_WAREHOUSE")
+        .env_remove("CLEARSIGHT_PROJECT");
+    command
+}
+
+/// [`bin`] on the project in `dir`, without progress lines.
+pub fn bin_in(dir: &Path) -> std::process::Command {
+    let mut command = bin();
+    command.arg("--project").arg(dir).arg("--quiet");
+    command
+}
+
 /// Runs the real binary with `args`; asserts it exits 0 and returns its stdout.
 pub fn clearsight_ok(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clearsight"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = bin().args(args).output().unwrap();
     assert_ok(&out, &format!("clearsight {args:?}"))
 }
 
@@ -179,10 +181,8 @@ pub fn assert_ok(out: &std::process::Output, what: &str) -> String {
 /// Every row of every published model (its latest version), sorted, numbers as `f64` so that
 /// two builds can be compared within a tolerance.
 pub async fn published_marts(project: &TestProject) -> BTreeMap<String, Vec<Vec<Cell>>> {
-    let ctx = project.context();
-    let session = clearsight::cli::commands::query_session(&ctx)
-        .await
-        .unwrap();
+    let ctx = project.workspace();
+    let session = ctx.query_session().await.unwrap();
     let published = clearsight::run::publish::Published::read(&ctx.warehouse)
         .await
         .unwrap()
@@ -317,14 +317,9 @@ impl Drop for Processes {
 }
 
 /// Runs every model of `ctx`'s project on its engine and asserts the run was published.
-pub async fn run_all_published(ctx: &Context) -> clearsight::run::RunReport {
-    let runner = clearsight::run::Runner {
-        project: &ctx.project,
-        warehouse: &ctx.warehouse,
-        ctx: ctx.session().await.unwrap(),
-        progress: ctx.progress,
-    };
-    let report = runner
+pub async fn run_all_published(ctx: &Workspace) -> clearsight::run::RunReport {
+    let report = ctx
+        .runner(ctx.session().await.unwrap(), &clearsight::observe::Silent)
         .run(&clearsight::run::RunOptions::default())
         .await
         .unwrap();

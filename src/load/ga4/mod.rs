@@ -16,10 +16,21 @@ use arrow::array::{
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Fields, Int64Type, Schema, SchemaRef};
 
+use super::rows::batch_by_name;
 use super::rows::Rejection;
-use super::schema::GA_EVENTS;
 use super::Parsed;
+use crate::warehouse::schema::GA_EVENTS;
 
+/// The text columns of `ga_events` before the traffic fields, in the order a row fills them.
+const TEXT_COLUMNS: [&str; 5] = [
+    "event_name",
+    "user_pseudo_id",
+    "user_id",
+    "page_location",
+    "page_referrer",
+];
+
+/// The traffic-source columns of `ga_events`, named as the export's `collected_traffic_source`.
 const TRAFFIC_FIELDS: [&str; 6] = [
     "manual_source",
     "manual_medium",
@@ -97,7 +108,8 @@ pub fn parse_parquet(file: &str, bytes: bytes::Bytes) -> Result<Parsed, String> 
 struct Flattener {
     file: String,
     event_at: TimestampMicrosecondBuilder,
-    text: Vec<StringBuilder>, // event_name, user_pseudo_id, user_id, page_location, page_referrer, 6 traffic fields
+    /// One builder per name of [`TEXT_COLUMNS`] then [`TRAFFIC_FIELDS`].
+    text: Vec<StringBuilder>,
     session: Int64Builder,
     line: Int64Builder,
     batches: Vec<RecordBatch>,
@@ -198,7 +210,9 @@ impl Flattener {
         Flattener {
             file: file.to_string(),
             event_at: TimestampMicrosecondBuilder::new(),
-            text: (0..11).map(|_| StringBuilder::new()).collect(),
+            text: (0..TEXT_COLUMNS.len() + TRAFFIC_FIELDS.len())
+                .map(|_| StringBuilder::new())
+                .collect(),
             session: Int64Builder::new(),
             line: Int64Builder::new(),
             batches: Vec::new(),
@@ -282,24 +296,24 @@ impl Flattener {
             return;
         }
         let n = self.pending;
-        let mut t: Vec<ArrayRef> = self
-            .text
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
+        let names = TEXT_COLUMNS.iter().chain(&TRAFFIC_FIELDS);
+        let mut columns: Vec<(&str, ArrayRef)> = (names.zip(self.text.iter_mut()))
+            .map(|(name, b)| (*name, Arc::new(b.finish()) as ArrayRef))
             .collect();
-        let mut columns: Vec<ArrayRef> =
-            vec![Arc::new(self.event_at.finish().with_timezone("UTC"))];
-        columns.push(t.remove(0)); // event_name
-        columns.push(t.remove(0)); // user_pseudo_id
-        columns.push(t.remove(0)); // user_id
-        columns.push(Arc::new(self.session.finish()));
-        columns.extend(t); // page_location, page_referrer, traffic fields
-        columns.push(Arc::new(StringArray::from(vec![self.file.as_str(); n])));
-        columns.push(Arc::new(self.line.finish()));
-        self.batches.push(
-            RecordBatch::try_new(GA_EVENTS.clone(), columns)
-                .expect("ga_events columns match schema"),
-        );
+        columns.extend([
+            (
+                "event_at",
+                Arc::new(self.event_at.finish().with_timezone("UTC")) as ArrayRef,
+            ),
+            ("ga_session_id", Arc::new(self.session.finish())),
+            (
+                "source_file",
+                Arc::new(StringArray::from(vec![self.file.as_str(); n])),
+            ),
+            ("source_line", Arc::new(self.line.finish())),
+        ]);
+        self.batches
+            .push(batch_by_name(&GA_EVENTS, columns).expect("ga_events columns match schema"));
         self.pending = 0;
     }
 

@@ -62,7 +62,7 @@ impl Server {
     pub(super) fn start(project: &TestProject, password: Option<&str>, extra: &[&str]) -> Server {
         let port = free_port();
         let log = project.path().join(format!("serve-{port}.log"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_clearsight"));
+        let mut command = crate::support::bin();
         command
             .args(["--project", project.path().to_str().unwrap(), "serve"])
             .args(["--bind", &format!("127.0.0.1:{port}")])

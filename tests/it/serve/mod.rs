@@ -215,7 +215,7 @@ async fn serve_query_over_its_memory_gets_an_error_and_the_server_keeps_serving(
 #[test]
 fn serve_refuses_an_open_address_without_a_password() {
     let project = TestProject::demo();
-    let out = Command::new(env!("CARGO_BIN_EXE_clearsight"))
+    let out = crate::support::bin()
         .args([
             "--project",
             project.path().to_str().unwrap(),

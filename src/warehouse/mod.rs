@@ -1,7 +1,10 @@
 //! The warehouse: a local folder or any object store (file://, s3://, gs://, az://, memory://)
 //! holding the loaded tables (`raw/`), the load manifest (`_loads/`) and the marts (`marts/`).
 //! Every object is written whole (object_store's put is atomic: a local put writes a temporary
-//! file and renames it), so a reader never sees half a file.
+//! file and renames it), so a reader never sees half a file. [`schema`] holds the canonical
+//! tables' schemas, written by the loader and read by the runner.
+
+pub mod schema;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};

@@ -1,14 +1,16 @@
--- version: 2
+-- version: 3
 -- materialized: table
 -- description: >
 --   One row per GA session (user_pseudo_id, ga_session_id): its start and its traffic source by
 --   the first rule that applies (SPEC section 3): gclid, then the earliest manual/UTM source,
 --   then the earliest external referrer, else (direct) / (none). Channel by the rules in
 --   config/channel_rules.yaml. Months are local calendar months of the reporting time zone;
---   gclid is the session's click id (the smallest, should it carry several).
+--   gclid is the session's click id (the smallest, should it carry several). session_key
+--   (user_pseudo_id:ga_session_id) is built here once; touches carry it.
 -- tests:
 --   - not_null: [user_pseudo_id, ga_session_id, session_start, session_month, source, medium, campaign, channel]
 --   - unique: [user_pseudo_id, ga_session_id]
+--   - unique: [session_key]
 WITH file_order AS (
     SELECT source_file, ROW_NUMBER() OVER (ORDER BY source_file) AS file_rank
     FROM (SELECT DISTINCT source_file FROM stg_ga_events) files
@@ -84,6 +86,7 @@ sourced AS (
 SELECT
     user_pseudo_id,
     ga_session_id,
+    user_pseudo_id || ':' || CAST(ga_session_id AS VARCHAR) AS session_key,
     session_start,
     local_month(session_start, (SELECT reporting_timezone FROM cfg_settings)) AS session_month,
     gclid,

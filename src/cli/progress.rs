@@ -1,6 +1,7 @@
-//! Progress of long work on stderr; silent with `--quiet`. On a terminal, `load` and `run` draw
-//! a bar (indicatif) with throughput and an ETA; elsewhere (CI logs, files) one plain line per
-//! file or node, as before.
+//! The CLI's [`Observer`]: progress of long work on stderr; silent with `--quiet`. On a
+//! terminal, `load` and `run` draw a bar (indicatif) with throughput and an ETA; elsewhere (CI
+//! logs, files) one plain line per file or node; with `--progress json` one JSON object per
+//! event, for a scheduler to parse.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Mutex, OnceLock};
@@ -9,10 +10,59 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::load::FileLoad;
+use crate::observe::{Event, Observer};
+use crate::run::{NodeResult, NodeStatus};
+
+/// How progress is written (`--progress`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressFormat {
+    /// Bars on a terminal, plain lines elsewhere.
+    #[default]
+    Auto,
+    /// One plain line per file or model, even on a terminal.
+    Plain,
+    /// One JSON object per event (`{"event": "node_finished", ...}`).
+    Json,
+}
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
     pub quiet: bool,
+    pub format: ProgressFormat,
+}
+
+impl Observer for Progress {
+    fn event(&self, event: &Event) {
+        if self.quiet {
+            return;
+        }
+        if self.format == ProgressFormat::Json {
+            let line = serde_json::to_string(event).expect("events serialise");
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            return;
+        }
+        match *event {
+            Event::FileLoaded { done, total, load } => self.file_loaded(done, total, load),
+            Event::FileUnreadable {
+                done,
+                total,
+                file,
+                message,
+            } => self.line(&format!(
+                "[{done}/{total}] {file}: cannot be read: {message}"
+            )),
+            Event::FileFailed {
+                done,
+                total,
+                file,
+                message,
+            } => self.line(&format!("[{done}/{total}] {file}: {message}")),
+            Event::FilesSkipped { skipped, total } => self.line(&format!(
+                "{skipped} of {total} files already loaded (same content), skipped"
+            )),
+            Event::NodeFinished { step, total, node } => self.node(step, total, node),
+        }
+    }
 }
 
 /// The bar being drawn, with when it started and the bytes counted so far.
@@ -29,11 +79,13 @@ fn bar_slot() -> &'static Mutex<Option<Bar>> {
 
 impl Progress {
     fn draws_bars(&self) -> bool {
-        !self.quiet && std::io::stderr().is_terminal()
+        !self.quiet && self.format == ProgressFormat::Auto && std::io::stderr().is_terminal()
     }
 
+    /// A line of text on stderr (above the bar, when one is drawn); nothing with `--quiet` or
+    /// `--progress json`.
     pub fn line(&self, text: &str) {
-        if self.quiet {
+        if self.quiet || self.format == ProgressFormat::Json {
             return;
         }
         if let Some(b) = bar_slot().lock().expect("progress bar").as_ref() {
@@ -77,7 +129,7 @@ impl Progress {
         }
     }
 
-    pub fn file_loaded(&self, done: usize, total: usize, load: &FileLoad) {
+    fn file_loaded(&self, done: usize, total: usize, load: &FileLoad) {
         let what = format!(
             "{} rows -> {} ({} quarantined), {:.1} MB in {:.2}s",
             load.rows_read,
@@ -95,8 +147,8 @@ impl Progress {
 }
 
 impl Progress {
-    pub fn node(&self, step: usize, total: usize, node: &crate::run::NodeResult) {
-        use crate::run::NodeStatus::*;
+    fn node(&self, step: usize, total: usize, node: &NodeResult) {
+        use NodeStatus::*;
         let status = match node.status {
             Built => "OK",
             Skipped => "SKIP (unchanged)",
