@@ -13,6 +13,12 @@
 # `clearsight scheduler` and BENCH_EXECUTORS (default 2) `clearsight executor` processes on
 # 127.0.0.1, started before `run` and stopped after it; their peak RSS is reported too.
 #
+# BENCH_DATA=DIR instead benchmarks against DuckDB on ../shared/bench/gen_extracts.py extracts
+# (the realistic, heavy GA4 rows): a project over DIR (scripts/bench_project.py, settings from
+# DIR/oracle_config.json), then ../shared/bench/duckdb_fast.py and `clearsight build` (raw files
+# to published mart, one process) one after the other, each with its peak RSS, and their ratio.
+# EVENTS is then ignored (the folder decides); BENCH_ROUNDS (default 1) repeats the pair.
+#
 # BENCH_SERVE=1 then starts `clearsight serve` on the published mart and reports queries per
 # second of a dashboard-like query from BENCH_SERVE_CLIENTS (default 8) psycopg clients over
 # BENCH_SERVE_SECONDS (default 20) (scripts/bench_serve.py).
@@ -27,6 +33,46 @@ if [ -z "${CLEARSIGHT_BIN:-}" ]; then
 fi
 BIN="${CLEARSIGHT_BIN:-$CARGO_TARGET_DIR/release/clearsight}"
 WORK="${BENCH_DIR:-$(mktemp -d /tmp/clearsight-bench.XXXXXX)}"
+
+if [ -n "${BENCH_DATA:-}" ]; then
+  DATA=$(cd "$BENCH_DATA" && pwd)
+  python3 scripts/bench_project.py "$DATA" "$WORK" >/dev/null
+  RAW_MB=$(du -sm "$DATA/ga4" | cut -f1)
+  MEM_ARGS=()
+  [ -n "$MEMORY" ] && MEM_ARGS=(--memory-limit "$MEMORY")
+  echo "GA4 NDJSON: ${RAW_MB} MB in $DATA/ga4"
+  for round in $(seq "${BENCH_ROUNDS:-1}"); do
+    rm -rf "$WORK/warehouse" "$WORK/duckdb"
+    /usr/bin/time -f "%e %M" -o "$WORK/duckdb.time" \
+      python3 "${DUCKDB_FAST:-../shared/bench/duckdb_fast.py}" --data "$DATA" --out "$WORK/duckdb" > "$WORK/duckdb.out"
+    /usr/bin/time -f "%e %M" -o "$WORK/build.time" \
+      "$BIN" -C "$WORK" --quiet --json "${MEM_ARGS[@]}" build > "$WORK/build.out"
+    read -r d_s d_kb < "$WORK/duckdb.time"
+    read -r c_s c_kb < "$WORK/build.time"
+    python3 - "$WORK" "$round" "$d_s" "$d_kb" "$c_s" "$c_kb" "$RAW_MB" <<'PY'
+import json, sys
+work, rnd, d_s, d_kb, c_s, c_kb, raw_mb = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
+# `build --json` prints the load summary, then the run's.
+text, docs, at = open(f"{work}/build.out").read(), [], 0
+while text[at:].strip():
+    at += len(text[at:]) - len(text[at:].lstrip())
+    doc, at = json.JSONDecoder().raw_decode(text, at)
+    docs.append(doc)
+load_s = next(d["seconds"] for d in docs if "files" in d)
+nodes = next(d["nodes"] for d in docs if "nodes" in d)
+run_s = sum(n["seconds"] for n in nodes)
+print(f"round {rnd}: duckdb_fast.py {d_s:.1f}s (peak {d_kb / 1024:.0f} MB) | clearsight build "
+      f"{c_s:.1f}s (peak {c_kb / 1024:.0f} MB; load {load_s:.1f}s = {raw_mb / load_s:.0f} MB/s, "
+      f"models {run_s:.1f}s) | ratio {c_s / d_s:.2f}")
+for n in sorted(nodes, key=lambda n: -n["seconds"])[:5]:
+    share = 100 * n["seconds"] / run_s if run_s else 0
+    print(f"   {n['name']:<28} {n['seconds']:7.2f}s {share:4.0f}%  {n['rows'] or 0:>10} rows")
+PY
+    "$BIN" -C "$WORK" --quiet query --format csv "SELECT * FROM pipeline_metrics" > "$WORK/pipeline_metrics.csv"
+    python3 scripts/compare_duckdb_mart.py "$WORK/duckdb/pipeline_metrics.csv" "$WORK/pipeline_metrics.csv" || true
+  done
+  exit 0
+fi
 # BENCH_REUSE_DATA=1 keeps extracts already generated in BENCH_DIR (same seed, same files).
 if [ -z "${BENCH_REUSE_DATA:-}" ] || [ ! -d "$WORK/demo-data" ]; then
   rm -rf "$WORK/demo-data"
