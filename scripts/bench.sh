@@ -33,13 +33,13 @@ if [ -z "${CLEARSIGHT_BIN:-}" ]; then
 fi
 BIN="${CLEARSIGHT_BIN:-$CARGO_TARGET_DIR/release/clearsight}"
 WORK="${BENCH_DIR:-$(mktemp -d /tmp/clearsight-bench.XXXXXX)}"
+MEM_ARGS=()
+[ -n "$MEMORY" ] && MEM_ARGS=(--memory-limit "$MEMORY")
 
 if [ -n "${BENCH_DATA:-}" ]; then
   DATA=$(cd "$BENCH_DATA" && pwd)
   python3 scripts/bench_project.py "$DATA" "$WORK" >/dev/null
   RAW_MB=$(du -sm "$DATA/ga4" | cut -f1)
-  MEM_ARGS=()
-  [ -n "$MEMORY" ] && MEM_ARGS=(--memory-limit "$MEMORY")
   echo "GA4 NDJSON: ${RAW_MB} MB in $DATA/ga4"
   for round in $(seq "${BENCH_ROUNDS:-1}"); do
     rm -rf "$WORK/warehouse" "$WORK/duckdb"
@@ -81,8 +81,6 @@ fi
 rm -rf "$WORK/warehouse"
 mkdir -p "$WORK"
 cp -r config queries "$WORK/"
-MEM_ARGS=()
-[ -n "$MEMORY" ] && MEM_ARGS=(--memory-limit "$MEMORY")
 
 if [ -n "${GENERATE:-}" ]; then
   echo "generating ~$EVENTS GA events in $WORK/demo-data ..."

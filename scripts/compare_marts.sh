@@ -36,8 +36,11 @@ done
 
 # Every published model, read by the new binary from each warehouse, as sorted CSV.
 status=0
-models=$(python3 -c "import json,sys; print(' '.join(sorted({v['model'] for v in json.load(open(sys.argv[1]))['models'].values()})))" "$WORK/new/warehouse/_published.json")
-base_models=$(python3 -c "import json,sys; print(' '.join(sorted({v['model'] for v in json.load(open(sys.argv[1]))['models'].values()})))" "$WORK/base/warehouse/_published.json")
+published_models() { # warehouse folder -> the names of the models its live run publishes
+  python3 -c "import json,sys; print(' '.join(sorted({v['model'] for v in json.load(open(sys.argv[1]))['models'].values()})))" "$1/_published.json"
+}
+models=$(published_models "$WORK/new/warehouse")
+base_models=$(published_models "$WORK/base/warehouse")
 declare -A renamed_from renamed_away
 for pair in ${RENAMED:-}; do
   renamed_from[${pair#*=}]=${pair%%=*}

@@ -22,8 +22,13 @@ impl Cells<'_, '_> {
             .filter(|s| !is_null_id(s))
             .into()
     }
-    fn mapped(&self, col: &Option<String>) -> Value {
-        col.as_deref().map_or(Value::Null, |c| self.text(c))
+    /// The text of an optional field's column; NULL when the field has no column.
+    fn optional(&self, col: Option<&str>) -> Value {
+        col.map_or(Value::Null, |c| self.text(c))
+    }
+    /// The timestamp of an optional field's column; NULL when the field has no column.
+    fn optional_timestamp(&self, col: Option<&str>) -> Result<Value, Rejection> {
+        col.map_or(Ok(Value::Null), |c| self.timestamp(c, false))
     }
     fn required(&self, col: &str) -> Result<Value, Rejection> {
         match self.text(col) {
@@ -197,11 +202,9 @@ fn column<'a>(mapped: &'a Option<String>, own: Option<&'a str>) -> Option<&'a st
 }
 
 fn lead_row(cols: &LeadColumns, f: &FieldMap, c: &Cells) -> Result<Vec<Cell>, Rejection> {
-    let text = |col: Option<&str>| col.map_or(Value::Null, |col| c.text(col));
-    let timestamp = |col: Option<&str>| col.map_or(Ok(Value::Null), |col| c.timestamp(col, false));
     let raw_email = c.0.get(cols.email);
     let client_id = (f.ga_client_id.as_deref()).and_then(|col| values::ga_client_id(c.0.get(col)));
-    let deals = text(cols.deal_ids);
+    let deals = c.optional(cols.deal_ids);
     let is_converted = match cols.is_converted {
         Some(col) => c.boolean(col)?,
         None => Value::Bool(deals != Value::Null),
@@ -216,19 +219,25 @@ fn lead_row(cols: &LeadColumns, f: &FieldMap, c: &Cells) -> Result<Vec<Cell>, Re
         ("status", c.text(cols.status)),
         (
             "lead_source",
-            text(column(&f.lead_source, cols.lead_source)),
+            c.optional(column(&f.lead_source, cols.lead_source)),
         ),
         ("is_converted", is_converted),
-        ("converted_at", timestamp(cols.converted_at)?),
-        ("opportunity_id", text(cols.opportunity_id)),
+        ("converted_at", c.optional_timestamp(cols.converted_at)?),
+        ("opportunity_id", c.optional(cols.opportunity_id)),
         ("associated_deal_ids", deals),
         ("ga_client_id", client_id.into()),
-        ("gclid", text(column(&f.gclid, cols.gclid))),
-        ("utm_source", c.mapped(&f.utm_source)),
-        ("utm_medium", c.mapped(&f.utm_medium)),
-        ("utm_campaign", c.mapped(&f.utm_campaign)),
-        ("mql_at", timestamp(column(&f.mql_date, cols.mql))?),
-        ("sql_at", timestamp(column(&f.sql_date, cols.sql))?),
+        ("gclid", c.optional(column(&f.gclid, cols.gclid))),
+        ("utm_source", c.optional(f.utm_source.as_deref())),
+        ("utm_medium", c.optional(f.utm_medium.as_deref())),
+        ("utm_campaign", c.optional(f.utm_campaign.as_deref())),
+        (
+            "mql_at",
+            c.optional_timestamp(column(&f.mql_date, cols.mql))?,
+        ),
+        (
+            "sql_at",
+            c.optional_timestamp(column(&f.sql_date, cols.sql))?,
+        ),
     ])
 }
 

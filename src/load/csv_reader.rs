@@ -126,13 +126,11 @@ pub fn read_csv(
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        match reading.index.take() {
-            None => reading.before_data(&record, &is_header),
-            Some(index) => {
-                let line = record.position().map_or(0, |p| start_line(text, p));
-                reading.data_line(line, &record, &index, &mut on_row);
-                reading.index = Some(index);
-            }
+        if reading.index.is_none() {
+            reading.before_data(&record, &is_header);
+        } else {
+            let line = record.position().map_or(0, |p| start_line(text, p));
+            reading.data_line(line, &record, &mut on_row);
         }
     }
     if reading.index.is_none() && !reading.only_single_cells {
@@ -191,18 +189,21 @@ impl Reading {
         }
     }
 
-    /// A line after the header: skipped (totals, Meta's `No data available.`), rejected for its
+    /// A line after the header (so `index` is set): skipped (totals, Meta's `No data available.`), rejected for its
     /// shape, or handed to `on_row`.
     fn data_line(
         &mut self,
         line: u64,
         record: &csv::StringRecord,
-        index: &HashMap<String, usize>,
         on_row: &mut impl FnMut(&CsvRow) -> Result<(), Rejection>,
     ) {
         if is_total_line(record) || is_no_data_line(record) {
             return;
         }
+        let index = self
+            .index
+            .as_ref()
+            .expect("data lines come after the header");
         let out = &mut self.out;
         out.rows_read += 1;
         let row = CsvRow {

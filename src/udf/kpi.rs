@@ -157,6 +157,18 @@ impl Measures {
     }
 }
 
+/// The metric `name`, once the struct is known to hold every measure its formula reads.
+fn checked_metric(name: &str, measures: &Measures) -> Result<&'static Metric> {
+    let Some(metric) = metric(name) else {
+        return exec_err!("kpi: unknown metric {name:?}");
+    };
+    if let Some(m) = (metric.formula.measures().into_iter()).find(|m| measures.column(m).is_none())
+    {
+        return exec_err!("kpi({:?}): the measures have no {m}", metric.name);
+    }
+    Ok(metric)
+}
+
 impl ScalarUDFImpl for Kpi {
     fn name(&self) -> &str {
         "kpi"
@@ -178,22 +190,26 @@ impl ScalarUDFImpl for Kpi {
         let names = names.as_string::<i32>();
         let measures = args.args[1].to_array(n)?;
         let measures = Measures::of(measures.as_struct())?;
+        // The metric is usually one literal for every row: look it up, and check the struct has
+        // its measures, only when the name changes.
+        let mut current: Option<(&str, &Metric)> = None;
         let mut out = Vec::with_capacity(n);
         for row in 0..n {
             if names.is_null(row) {
                 out.push(None);
                 continue;
             }
-            let Some(metric) = metric(names.value(row)) else {
-                return exec_err!("kpi: unknown metric {:?}", names.value(row));
-            };
-            for m in metric.formula.measures() {
-                if measures.column(m).is_none() {
-                    return exec_err!("kpi({:?}): the measures have no {m}", metric.name);
+            let name = names.value(row);
+            let metric = match current {
+                Some((seen, m)) if seen == name => m,
+                _ => {
+                    let m = checked_metric(name, &measures)?;
+                    current = Some((name, m));
+                    m
                 }
-            }
+            };
             let value = |m: &str| {
-                let c = measures.column(m).expect("checked above");
+                let c = measures.column(m).expect("checked with the metric");
                 c.is_valid(row).then(|| c.value(row))
             };
             out.push(metric.formula.compute(value));
