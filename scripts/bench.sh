@@ -18,6 +18,8 @@
 # DIR/oracle_config.json), then ../shared/bench/duckdb_fast.py and `clearsight build` (raw files
 # to published mart, one process) one after the other, each with its peak RSS, and their ratio.
 # EVENTS is then ignored (the folder decides); BENCH_ROUNDS (default 1) repeats the pair.
+# BENCH_NIGHTLY=1 then times a nightly build (scripts/bench_nightly.sh): the folder less its last
+# GA4 day and second CRM snapshot, built, then those added and built again.
 #
 # BENCH_SERVE=1 then starts `clearsight serve` on the published mart and reports queries per
 # second of a dashboard-like query from BENCH_SERVE_CLIENTS (default 8) psycopg clients over
@@ -71,6 +73,7 @@ PY
     "$BIN" -C "$WORK" --quiet query --format csv "SELECT * FROM pipeline_metrics" > "$WORK/pipeline_metrics.csv"
     python3 scripts/compare_duckdb_mart.py "$WORK/duckdb/pipeline_metrics.csv" "$WORK/pipeline_metrics.csv" || true
   done
+  [ -n "${BENCH_NIGHTLY:-}" ] && scripts/bench_nightly.sh "$WORK" "$DATA" "$BIN"
   exit 0
 fi
 # BENCH_REUSE_DATA=1 keeps extracts already generated in BENCH_DIR (same seed, same files).

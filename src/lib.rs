@@ -26,6 +26,7 @@ pub mod error;
 pub mod export;
 pub mod load;
 pub mod observe;
+pub mod page_url;
 pub mod report;
 pub mod run;
 pub mod serve;

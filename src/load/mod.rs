@@ -66,6 +66,23 @@ pub struct FileLoad {
     /// Already in the manifest: nothing was written.
     pub skipped: bool,
     pub seconds: f64,
+    /// The table's [`table_format`] the file was loaded in; a file loaded in an older one is
+    /// read again (entries written before formats were numbered are format 1).
+    #[serde(default = "first_format")]
+    pub format: u32,
+}
+
+fn first_format() -> u32 {
+    1
+}
+
+/// What the loader writes for a table, numbered: a new number when a table gains columns the
+/// loader fills (`ga_events` 2: the URL traffic columns), so older loads are redone.
+pub fn table_format(table: &str) -> u32 {
+    match table {
+        "ga_events" => 2,
+        _ => 1,
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -163,17 +180,38 @@ async fn load_file(
         rows_loaded: 0,
         rows_quarantined: 0,
         skipped: false,
-        seconds: 0.0,
+        // Reading and hashing so far; parsing and writing are added.
+        seconds: started.elapsed().as_secs_f64(),
+        format: table_format(table),
     };
     if let Some(previous) = warehouse.get(&manifest_path(&hash)).await? {
         let previous: FileLoad = serde_json::from_slice(&previous)
             .map_err(|e| Error::warehouse(warehouse.url_of(&manifest_path(&hash)), e))?;
+        if previous.format < load.format {
+            return parse_and_write(warehouse, cfg, source, input, bytes, load, true).await;
+        }
         load.rows_read = previous.rows_read;
         load.rows_loaded = previous.rows_loaded;
         load.rows_quarantined = previous.rows_quarantined;
         load.skipped = true;
         return Ok(load);
     }
+    parse_and_write(warehouse, cfg, source, input, bytes, load, false).await
+}
+
+/// Parses a file and writes its rows, its quarantine and, last, its manifest entry. A
+/// `reload` (of a file loaded in an older format) also removes what the new load no longer has.
+async fn parse_and_write(
+    warehouse: &Warehouse,
+    cfg: &SourcesConfig,
+    source: &Source,
+    input: &InputFile,
+    bytes: Bytes,
+    mut load: FileLoad,
+    reload: bool,
+) -> Result<FileLoad> {
+    let started = Instant::now();
+    let (table, hash) = (load.table.clone(), load.content_hash.clone());
     let (source_c, cfg_c, name) = (source.clone(), cfg.clone(), input.name.clone());
     let parsed = tokio::task::spawn_blocking(move || parse_file(&source_c, &cfg_c, &name, bytes))
         .await
@@ -182,23 +220,27 @@ async fn load_file(
             file: input.display.clone(),
             message,
         })?;
+    let (rows_path, quarantine_path) = (
+        format!("raw/{table}/{hash}.parquet"),
+        format!("raw/quarantine/{hash}.parquet"),
+    );
     if parsed.rows() > 0 {
         let data = parquet_bytes(parsed.batches[0].schema(), &parsed.batches)?;
-        warehouse
-            .put(&format!("raw/{table}/{hash}.parquet"), data)
-            .await?;
+        warehouse.put(&rows_path, data).await?;
+    } else if reload {
+        warehouse.delete_prefix(&rows_path).await?;
     }
     if !parsed.rejections.is_empty() {
-        let q = quarantine_batch(&input.name, table, &hash, &parsed.rejections)?;
+        let q = quarantine_batch(&input.name, &table, &hash, &parsed.rejections)?;
         let data = parquet_bytes(q.schema(), &[q])?;
-        warehouse
-            .put(&format!("raw/quarantine/{hash}.parquet"), data)
-            .await?;
+        warehouse.put(&quarantine_path, data).await?;
+    } else if reload {
+        warehouse.delete_prefix(&quarantine_path).await?;
     }
     load.rows_read = parsed.rows_read;
     load.rows_loaded = parsed.rows() as u64;
     load.rows_quarantined = parsed.rejections.len() as u64;
-    load.seconds = started.elapsed().as_secs_f64();
+    load.seconds += started.elapsed().as_secs_f64();
     let entry = serde_json::to_vec_pretty(&load).expect("manifest entry serialises");
     warehouse
         .put(&manifest_path(&hash), Bytes::from(entry))

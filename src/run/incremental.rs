@@ -16,6 +16,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::SessionContext;
+use object_store::path::PathPart;
 
 use super::model::Model;
 use crate::error::{Error, Result};
@@ -172,20 +173,25 @@ pub async fn carry_partitions(
     col: &str,
     rebuilt: &[String],
 ) -> Result<()> {
+    // Folder names as the writer made them: a value such as a file name with `#` or `%` in it
+    // is percent-encoded in its path segment.
+    let prefix = format!("{col}=");
+    let rebuilt: Vec<String> = rebuilt
+        .iter()
+        .map(|d| PathPart::from(format!("{prefix}{d}")).as_ref().to_string())
+        .collect();
     for path in warehouse.list(from_dir).await? {
         let rest = path
             .strip_prefix(from_dir)
             .unwrap_or(&path)
             .trim_start_matches('/');
-        let value = rest
-            .split('/')
-            .find_map(|seg| seg.strip_prefix(&format!("{col}=")));
-        match value {
-            Some(v) if !rebuilt.iter().any(|d| d == v) => {
-                let target = warehouse.path(&format!("{to_dir}/{rest}"));
+        let segment = rest.split('/').find(|seg| seg.starts_with(&prefix));
+        match segment {
+            Some(seg) if !rebuilt.iter().any(|d| d == seg) => {
+                let target = warehouse.listed_path(&format!("{to_dir}/{rest}"))?;
                 object_store::ObjectStoreExt::copy(
                     &*warehouse.store,
-                    &warehouse.path(&path),
+                    &warehouse.listed_path(&path)?,
                     &target,
                 )
                 .await?;
@@ -265,5 +271,36 @@ mod tests {
         // No day to rebuild selects nothing.
         let none = format!("SELECT COUNT(*) FROM ({})", restricted_sql(&m, "day", &[]));
         assert_eq!(number(none).await, 0);
+    }
+
+    #[tokio::test]
+    async fn carried_partitions_skip_rebuilt_file_names_however_encoded() {
+        // File partitions are named after export files; `#` and `%` are percent-encoded in
+        // their folder names, as DataFusion's writer names them.
+        let wh = Warehouse::open("memory://carry-test/wh").unwrap();
+        let names = ["events_1.json", "events #2.json", "events_3%.json"];
+        for name in names {
+            let path = format!("old/source_file={name}/part-0.parquet");
+            wh.put(&path, bytes::Bytes::from_static(b"x"))
+                .await
+                .unwrap();
+        }
+        let rebuilt = ["events #2.json".to_string()];
+        carry_partitions(&wh, "old", "new", "source_file", &rebuilt)
+            .await
+            .unwrap();
+        let carried = wh.list("new/").await.unwrap();
+        assert_eq!(
+            carried,
+            vec![
+                "new/source_file=events_1.json/part-0.parquet",
+                "new/source_file=events_3%25.json/part-0.parquet",
+            ]
+        );
+        assert_eq!(
+            wh.list("old/").await.unwrap().len(),
+            3,
+            "the old run is untouched"
+        );
     }
 }

@@ -142,7 +142,7 @@ fn mem_table(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
 fn own_hosts(hosts: &[String]) -> Vec<String> {
     let mut out: Vec<String> = hosts
         .iter()
-        .filter_map(|h| crate::udf::url::host(h))
+        .filter_map(|h| crate::page_url::host(h))
         .collect();
     out.sort();
     out.dedup();

@@ -1,5 +1,6 @@
-//! `url_param(url, key)` and `url_host(url)`: reading GA4's raw `page_location` and
-//! `page_referrer` strings (query parameters such as `gclid` and `utm_source`, referrer hosts).
+//! `url_param(url, key)` and `url_host(url)`: reading any URL column in SQL (query parameters
+//! such as `gclid` and `utm_source`, referrer hosts) with [`crate::page_url`], the code the
+//! loader uses for `ga_events`' traffic columns.
 
 use std::sync::Arc;
 
@@ -11,53 +12,7 @@ use datafusion::logical_expr::{
 };
 
 use super::strings;
-
-/// Percent-decoding of a query value (`+` is a space).
-fn decode(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push((hi * 16 + lo) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The decoded value of query parameter `key` (case-insensitive), if present and non-empty.
-pub fn query_param(url: &str, key: &str) -> Option<String> {
-    let query = url.split_once('?')?.1;
-    let query = query.split('#').next().unwrap_or("");
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k.eq_ignore_ascii_case(key) && !v.is_empty()).then(|| decode(v))
-    })
-}
-
-/// The host of a URL, lower-cased, without a leading `www.`; `None` for an empty or host-less
-/// string.
-pub fn host(url: &str) -> Option<String> {
-    let rest = url.trim();
-    let rest = rest.split_once("://").map_or(rest, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = authority.split(':').next().unwrap_or("").to_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
-    (!host.is_empty()).then_some(host)
-}
+use crate::page_url::{host, query_param};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UrlFunction {
@@ -121,33 +76,5 @@ impl ScalarUDFImpl for UrlUdf {
             out.append_option(value);
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_query_parameters() {
-        let url = "https://www.acme.com/demo?utm_source=LinkedIn&utm_campaign=q1%20abm+launch&gclid=Cj0#top";
-        assert_eq!(query_param(url, "utm_source").unwrap(), "LinkedIn");
-        assert_eq!(query_param(url, "utm_campaign").unwrap(), "q1 abm launch");
-        assert_eq!(query_param(url, "gclid").unwrap(), "Cj0");
-        assert_eq!(query_param(url, "utm_medium"), None);
-        assert_eq!(query_param("https://acme.com/?gclid=", "gclid"), None);
-    }
-
-    #[test]
-    fn hosts_drop_www_port_and_case() {
-        assert_eq!(
-            host("https://WWW.Google.co.uk:443/search?q=x").unwrap(),
-            "google.co.uk"
-        );
-        assert_eq!(
-            host("android-app://com.google.android.gm/").unwrap(),
-            "com.google.android.gm"
-        );
-        assert_eq!(host(""), None);
     }
 }

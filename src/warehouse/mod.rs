@@ -81,6 +81,18 @@ impl Warehouse {
         p
     }
 
+    /// The object path of a name as [`Warehouse::list`] gives it: already percent-encoded
+    /// where a segment needed it, so not encoded again (as [`Warehouse::path`] would).
+    pub fn listed_path(&self, relative: &str) -> Result<ObjectPath> {
+        let root = self.root.as_ref();
+        let full = if root.is_empty() {
+            relative.to_string()
+        } else {
+            format!("{root}/{relative}")
+        };
+        ObjectPath::parse(full).map_err(|e| Error::warehouse(self.url_of(relative), e))
+    }
+
     /// The URL of a folder under the warehouse, with a trailing slash (for listing tables).
     pub fn url_of(&self, relative: &str) -> String {
         format!("{}/{}/", self.url, relative.trim_matches('/'))

@@ -19,7 +19,9 @@ fn schema(fields: &[(&str, DataType, bool)]) -> SchemaRef {
 
 use DataType::{Boolean, Date32, Float64, Int64, Utf8};
 
-/// One row per GA4 event, flattened from the BigQuery export.
+/// One row per GA4 event, flattened from the BigQuery export, with the traffic fields of its
+/// URLs: `page_gclid` and `utm_*` (decoded query parameters of `page_location`) and
+/// `referrer_host` (`page_referrer`'s host, lower case, without `www.`).
 pub static GA_EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     schema(&[
         ("event_at", ts(), false),
@@ -35,6 +37,12 @@ pub static GA_EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         ("manual_term", Utf8, true),
         ("manual_content", Utf8, true),
         ("gclid", Utf8, true),
+        // Read out of the raw URLs once, at load (crate::page_url).
+        ("page_gclid", Utf8, true),
+        ("utm_source", Utf8, true),
+        ("utm_medium", Utf8, true),
+        ("utm_campaign", Utf8, true),
+        ("referrer_host", Utf8, true),
         ("source_file", Utf8, false),
         ("source_line", Int64, false),
     ])

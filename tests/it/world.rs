@@ -26,7 +26,7 @@ fn session(
 }
 
 /// One GA event of session `session_id`.
-fn event(
+pub fn event(
     user: &str,
     session_id: i64,
     at: i64,

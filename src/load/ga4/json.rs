@@ -1,35 +1,22 @@
 //! Framing of a GA4 JSON export into records, each with the line it starts on: one object per
 //! line (BigQuery's export), or one JSON array (the console's download); gzip is decompressed
-//! as a stream, whole lines at a time, so a large `.json.gz` day needs no copy of itself.
+//! as a stream, whole lines at a time, so a large `.json.gz` day needs no copy of itself. A
+//! record that is not an event object is rejected at its line; the others load.
 
 use std::io::Read;
 
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::{decode, Flattener};
-use crate::load::rows::Rejection;
+use super::event::ExportEvent;
+use super::Flattener;
 use crate::load::{text, Parsed};
 
-/// Lines decoded together; a chunk that fails is decoded line by line to find the bad ones.
-const CHUNK_LINES: usize = 16_384;
 /// Decompressed bytes read at a time from a gzip export.
 const BLOCK: usize = 16 << 20;
 
 /// Compressed files up to this size are decompressed whole (a few times this in memory).
 const SMALL_GZIP: usize = 2 << 20;
-
-/// (start, end, line number) of one record in a buffer.
-type Span = (usize, usize, u64);
-
-fn json_rejection(line: u64, reason: &str, raw: &[u8]) -> Rejection {
-    Rejection {
-        line,
-        field: String::new(),
-        reason: reason.to_string(),
-        raw: String::from_utf8_lossy(&raw[..raw.len().min(2000)]).into_owned(),
-    }
-}
 
 /// Whether the first non-blank byte opens a JSON array.
 fn is_array(bytes: &[u8]) -> bool {
@@ -38,7 +25,6 @@ fn is_array(bytes: &[u8]) -> bool {
 
 struct Records {
     flat: Flattener,
-    rejections: Vec<Rejection>,
     rows_read: u64,
     /// The line number of the next line fed.
     next_line: u64,
@@ -48,88 +34,52 @@ impl Records {
     fn new(file: &str) -> Self {
         Records {
             flat: Flattener::new(file),
-            rejections: Vec::new(),
             rows_read: 0,
             next_line: 1,
         }
     }
 
+    /// One JSON object starting on `line`: an event, or a rejection saying why not.
+    fn record(&mut self, bytes: &[u8], line: u64) {
+        self.rows_read += 1;
+        match ExportEvent::decode(bytes) {
+            Ok(event) => self.flat.push(event.into_row(), line),
+            Err(err) => self
+                .flat
+                .reject(line, format!("not valid JSON: {err}"), bytes),
+        }
+    }
+
     /// Decodes whole lines (`buf` ends at a line end or at the end of the file).
     fn feed_lines(&mut self, buf: &[u8]) {
-        let mut chunk: Vec<Span> = Vec::with_capacity(CHUNK_LINES.min(buf.len() / 64 + 1));
         let mut start = 0usize;
         while start < buf.len() {
             let end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |i| start + i);
-            if buf[start..end].iter().any(|b| !b.is_ascii_whitespace()) {
-                chunk.push((start, end, self.next_line));
-                if chunk.len() == CHUNK_LINES {
-                    self.decode_chunk(buf, &chunk);
-                    chunk.clear();
-                }
+            let line = &buf[start..end];
+            if line.iter().any(|b| !b.is_ascii_whitespace()) {
+                self.record(line, self.next_line);
             }
             self.next_line += 1;
             start = end + 1;
         }
-        self.decode_chunk(buf, &chunk);
     }
 
     /// Decodes one JSON array: each element is a record on the line where it starts.
     fn feed_array(&mut self, body: &[u8]) -> Result<(), String> {
         let elements: Vec<&RawValue> = serde_json::from_slice(body)
             .map_err(|e| format!("not a valid JSON array of events: {e}"))?;
-        let mut joined = Vec::with_capacity(body.len());
-        let mut spans = Vec::with_capacity(elements.len());
         let (mut counted_to, mut line) = (0usize, 1u64);
         for element in elements {
             let offset = element.get().as_ptr() as usize - body.as_ptr() as usize;
             line += memchr::memchr_iter(b'\n', &body[counted_to..offset]).count() as u64;
             counted_to = offset;
-            let start = joined.len();
-            joined.extend_from_slice(element.get().as_bytes());
-            spans.push((start, joined.len(), line));
-            joined.push(b'\n');
-        }
-        for chunk in spans.chunks(CHUNK_LINES) {
-            self.decode_chunk(&joined, chunk);
+            self.record(element.get().as_bytes(), line);
         }
         Ok(())
     }
 
-    fn decode_chunk(&mut self, buf: &[u8], chunk: &[Span]) {
-        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
-            return;
-        };
-        self.rows_read += chunk.len() as u64;
-        let lines: Vec<u64> = chunk.iter().map(|c| c.2).collect();
-        match decode(&buf[first.0..last.1], chunk.len()) {
-            Ok(batch) if batch.num_rows() == chunk.len() => {
-                self.flat.push(&batch, &lines, &mut self.rejections)
-            }
-            // Find the bad records one by one; the good ones still load.
-            _ => {
-                for &(s, e, line) in chunk {
-                    match decode(&buf[s..e], 1) {
-                        Ok(batch) if batch.num_rows() == 1 => {
-                            self.flat.push(&batch, &[line], &mut self.rejections)
-                        }
-                        Ok(_) => self.rejections.push(json_rejection(
-                            line,
-                            "expected one JSON object on the line",
-                            &buf[s..e],
-                        )),
-                        Err(err) => self.rejections.push(json_rejection(
-                            line,
-                            &format!("not valid JSON: {err}"),
-                            &buf[s..e],
-                        )),
-                    }
-                }
-            }
-        }
-    }
-
-    fn finish(self) -> Result<Parsed, String> {
-        self.flat.finish(self.rows_read, self.rejections)
+    fn finish(self) -> Parsed {
+        self.flat.finish(self.rows_read)
     }
 }
 
@@ -214,7 +164,7 @@ pub fn parse_json(file: &str, bytes: Bytes) -> Result<Parsed, String> {
     } else {
         feed_plain(&mut records, &bytes)?;
     }
-    records.finish()
+    Ok(records.finish())
 }
 
 fn feed_plain(records: &mut Records, bytes: &[u8]) -> Result<(), String> {
