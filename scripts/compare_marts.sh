@@ -10,6 +10,10 @@
 # RENAMED pairs a model of REV with its new name; a model REV does not publish (or whose name
 # was given to a renamed one) is listed as new and not compared.
 #
+# BASE_BIN=PATH runs REV's queries and config with that binary instead of building REV: for a
+# change of the SQL when building the old code would rebuild every dependency (a Cargo.lock
+# whose features differ), or to compare the old SQL path with the new one in one binary.
+#
 # Exit 0 when every mart is equal, 1 with the first differences otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +23,15 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearsight-target}"
 WORK="$(mktemp -d /tmp/clearsight-compare.XXXXXX)"
 trap 'git worktree remove --force "$WORK/base-src" >/dev/null 2>&1 || true' EXIT
 
-echo "building $REV ..."
 git worktree add --force --detach "$WORK/base-src" "$REV" >/dev/null
-(cd "$WORK/base-src" && cargo build --quiet)
-cp "$CARGO_TARGET_DIR/debug/clearsight" "$WORK/clearsight-base"
+if [ -n "${BASE_BIN:-}" ]; then
+  echo "$REV's queries and config with $BASE_BIN"
+  cp "$BASE_BIN" "$WORK/clearsight-base"
+else
+  echo "building $REV ..."
+  (cd "$WORK/base-src" && cargo build --quiet)
+  cp "$CARGO_TARGET_DIR/debug/clearsight" "$WORK/clearsight-base"
+fi
 echo "building the working tree ..."
 cargo build --quiet
 cp "$CARGO_TARGET_DIR/debug/clearsight" "$WORK/clearsight-new"

@@ -34,26 +34,30 @@ const TRAFFIC_FIELDS: [&str; 6] = [
     "gclid",
 ];
 
-/// The text columns of `ga_events` in the order [`Flattener::push`] fills them: the event's,
-/// then [`TRAFFIC_FIELDS`], then what the URLs say.
-const TEXT_COLUMNS: [&str; 16] = [
+/// The event's own text columns of `ga_events`.
+const EVENT_COLUMNS: [&str; 5] = [
     "event_name",
     "user_pseudo_id",
     "user_id",
     "page_location",
     "page_referrer",
-    "manual_source",
-    "manual_medium",
-    "manual_campaign_name",
-    "manual_term",
-    "manual_content",
-    "gclid",
+];
+/// What the URLs say, read by [`crate::page_url`].
+const URL_COLUMNS: [&str; 5] = [
     "page_gclid",
     "utm_source",
     "utm_medium",
     "utm_campaign",
     "referrer_host",
 ];
+
+/// Every text column of `ga_events`, in the order [`Flattener::push`] fills them.
+fn text_columns() -> impl Iterator<Item = &'static str> {
+    EVENT_COLUMNS
+        .into_iter()
+        .chain(TRAFFIC_FIELDS)
+        .chain(URL_COLUMNS)
+}
 
 /// Rows per `ga_events` batch.
 const BATCH_ROWS: usize = 65_536;
@@ -80,7 +84,7 @@ fn present<'s>(value: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
 struct Flattener {
     file: String,
     event_at: TimestampMicrosecondBuilder,
-    /// One builder per name of [`TEXT_COLUMNS`].
+    /// One builder per name of [`text_columns`].
     text: Vec<StringBuilder>,
     session: Int64Builder,
     line: Int64Builder,
@@ -94,8 +98,7 @@ impl Flattener {
         Flattener {
             file: file.to_string(),
             event_at: TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS),
-            text: TEXT_COLUMNS
-                .iter()
+            text: text_columns()
                 .map(|_| StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 8))
                 .collect(),
             session: Int64Builder::with_capacity(BATCH_ROWS),
@@ -181,8 +184,8 @@ impl Flattener {
             return;
         }
         let n = self.pending;
-        let mut columns: Vec<(&str, ArrayRef)> = (TEXT_COLUMNS.iter().zip(self.text.iter_mut()))
-            .map(|(name, b)| (*name, Arc::new(b.finish()) as ArrayRef))
+        let mut columns: Vec<(&str, ArrayRef)> = (text_columns().zip(self.text.iter_mut()))
+            .map(|(name, b)| (name, Arc::new(b.finish()) as ArrayRef))
             .collect();
         columns.extend([
             (
