@@ -150,7 +150,7 @@ impl Warehouse {
     pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
         for p in self.list(prefix).await? {
             self.store
-                .delete(&self.path(&p))
+                .delete(&self.listed_path(&p)?)
                 .await
                 .map_err(|e| Error::warehouse(self.url_of(&p), e))?;
         }
