@@ -24,7 +24,9 @@ for folder in ("config", "queries"):
     shutil.copytree(os.path.join(repo, folder), os.path.join(project, folder))
 
 PLATFORMS = {"google_ads": "google_ads", "meta": "meta_ads", "linkedin": "linkedin_ads"}
-sources = [{"kind": "ga4_json", "path": f"{data}/ga4/events_*.json"}]
+# scripts/scale_ga4.sh writes gzip-compressed days
+gz = any(f.endswith(".json.gz") for f in os.listdir(os.path.join(data, "ga4")))
+sources = [{"kind": "ga4_json", "path": f"{data}/ga4/events_*.json" + (".gz" if gz else "")}]
 if os.path.isdir(os.path.join(data, "hubspot")):
     sources += [
         {"kind": "hubspot_contacts", "path": f"{data}/hubspot/contacts_*.csv",
