@@ -1,4 +1,4 @@
--- version: 5
+-- version: 6
 -- materialized: table
 -- description: >
 --   One row per GA session (user_pseudo_id, ga_session_id): its start and its traffic source by
@@ -22,21 +22,22 @@ merged AS (
     GROUP BY user_pseudo_id, ga_session_id
 ),
 -- ...and each traffic field the one of the earliest event that carries it (by time, then file,
--- then line). Ordered aggregates, so only over the rows that carry one; sessions without any
--- get NULLs from the LEFT JOIN below, as the FILTERed aggregates would give.
+-- then line): first_by(value, key...) is FIRST_VALUE(value ORDER BY key...) with the keys
+-- compared as bytes (src/udf/first_by.rs). Only over the rows that carry one; sessions
+-- without any get NULLs from the LEFT JOIN below, as the FILTERed aggregates would give.
 tagged AS (
     SELECT
         user_pseudo_id,
         ga_session_id,
-        FIRST_VALUE(campaign ORDER BY campaign_at, source_file, campaign_line)
+        first_by(campaign, campaign_at, source_file, campaign_line)
             FILTER (WHERE campaign_at IS NOT NULL) AS gclid_campaign,
-        FIRST_VALUE(tagged_source ORDER BY tagged_at, source_file, tagged_line)
+        first_by(tagged_source, tagged_at, source_file, tagged_line)
             FILTER (WHERE tagged_at IS NOT NULL) AS tagged_source,
-        FIRST_VALUE(tagged_medium ORDER BY tagged_at, source_file, tagged_line)
+        first_by(tagged_medium, tagged_at, source_file, tagged_line)
             FILTER (WHERE tagged_at IS NOT NULL) AS tagged_medium,
-        FIRST_VALUE(tagged_campaign ORDER BY tagged_at, source_file, tagged_line)
+        first_by(tagged_campaign, tagged_at, source_file, tagged_line)
             FILTER (WHERE tagged_at IS NOT NULL) AS tagged_campaign,
-        FIRST_VALUE(referrer_host ORDER BY referrer_at, source_file, referrer_line)
+        first_by(referrer_host, referrer_at, source_file, referrer_line)
             FILTER (WHERE referrer_at IS NOT NULL) AS referrer_host
     FROM stg_ga_sessions
     WHERE campaign_at IS NOT NULL OR tagged_at IS NOT NULL OR referrer_at IS NOT NULL

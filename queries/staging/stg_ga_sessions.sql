@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- materialized: incremental
 -- partition_by: source_file
 -- description: >
@@ -39,30 +39,31 @@ sessions AS (
     GROUP BY source_file, user_pseudo_id, ga_session_id
 ),
 -- The (few) events that carry a campaign, a source or a referrer: the earliest of each kind,
--- events at the same instant in line order, with where it came from.
+-- events at the same instant in line order, with where it came from. first_by(value, key...)
+-- is FIRST_VALUE(value ORDER BY key...) with the keys compared as bytes (src/udf/first_by.rs).
 tagged AS (
     SELECT
         source_file,
         user_pseudo_id,
         ga_session_id,
-        FIRST_VALUE(COALESCE(manual_campaign, utm_campaign) ORDER BY event_at, source_line)
+        first_by(COALESCE(manual_campaign, utm_campaign), event_at, source_line)
             FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign,
         MIN(event_at) FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign_at,
-        FIRST_VALUE(source_line ORDER BY event_at, source_line)
+        first_by(source_line, event_at, source_line)
             FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign_line,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END ORDER BY event_at, source_line)
+        first_by(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END, event_at, source_line)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_source,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END ORDER BY event_at, source_line)
+        first_by(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END, event_at, source_line)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_medium,
-        FIRST_VALUE(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END ORDER BY event_at, source_line)
+        first_by(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END, event_at, source_line)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_campaign,
         MIN(event_at) FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_at,
-        FIRST_VALUE(source_line ORDER BY event_at, source_line)
+        first_by(source_line, event_at, source_line)
             FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_line,
-        FIRST_VALUE(external_referrer ORDER BY event_at, source_line)
+        first_by(external_referrer, event_at, source_line)
             FILTER (WHERE external_referrer IS NOT NULL) AS referrer_host,
         MIN(event_at) FILTER (WHERE external_referrer IS NOT NULL) AS referrer_at,
-        FIRST_VALUE(source_line ORDER BY event_at, source_line)
+        first_by(source_line, event_at, source_line)
             FILTER (WHERE external_referrer IS NOT NULL) AS referrer_line
     FROM events
     WHERE manual_campaign IS NOT NULL OR utm_campaign IS NOT NULL OR manual_source IS NOT NULL

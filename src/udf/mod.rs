@@ -2,6 +2,7 @@
 //! (a local session, a Ballista scheduler or executor) calls to run every model.
 
 pub mod channel;
+pub mod first_by;
 pub mod kpi;
 pub mod markov;
 pub mod time;
@@ -14,7 +15,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::execution::session_state::SessionState;
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, ColumnarValue, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
 use channel::{ChannelFunction, ChannelRules, ChannelUdf};
@@ -45,10 +46,18 @@ pub fn functions(rules: Arc<ChannelRules>) -> Vec<Arc<ScalarUDF>> {
     ]
 }
 
+/// Every Clearsight aggregate function.
+pub fn aggregates() -> Vec<Arc<AggregateUDF>> {
+    vec![Arc::new(AggregateUDF::from(first_by::FirstBy::default()))]
+}
+
 /// Registers every Clearsight function on `ctx`.
 pub fn register_all(ctx: &SessionContext, rules: Arc<ChannelRules>) {
     for f in functions(rules) {
         ctx.register_udf(f.as_ref().clone());
+    }
+    for f in aggregates() {
+        ctx.register_udaf(f.as_ref().clone());
     }
 }
 
@@ -56,6 +65,9 @@ pub fn register_all(ctx: &SessionContext, rules: Arc<ChannelRules>) {
 pub fn register_state(state: &mut SessionState, rules: Arc<ChannelRules>) -> Result<()> {
     for f in functions(rules) {
         state.register_udf(f)?;
+    }
+    for f in aggregates() {
+        state.register_udaf(f)?;
     }
     Ok(())
 }
