@@ -14,6 +14,11 @@
 # change of the SQL when building the old code would rebuild every dependency (a Cargo.lock
 # whose features differ), or to compare the old SQL path with the new one in one binary.
 #
+# NEW_BIN=PATH runs the working tree's queries with that binary instead of a debug build of it.
+# DATA=DIR builds both sides from a ../shared/bench/gen_extracts.py folder (each side's own
+# scripts/bench_project.py writes its project over DIR, `clearsight build` loads and runs it)
+# instead of `demo` on EVENTS generated events: the previous code's mart on a benchmark's data.
+#
 # Exit 0 when every mart is equal, 1 with the first differences otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,15 +37,25 @@ else
   (cd "$WORK/base-src" && cargo build --quiet)
   cp "$CARGO_TARGET_DIR/debug/clearsight" "$WORK/clearsight-base"
 fi
-echo "building the working tree ..."
-cargo build --quiet
-cp "$CARGO_TARGET_DIR/debug/clearsight" "$WORK/clearsight-new"
+if [ -n "${NEW_BIN:-}" ]; then
+  cp "$NEW_BIN" "$WORK/clearsight-new"
+else
+  echo "building the working tree ..."
+  cargo build --quiet
+  cp "$CARGO_TARGET_DIR/debug/clearsight" "$WORK/clearsight-new"
+fi
 
 for side in base new; do
+  src="$WORK/base-src"
+  [ "$side" = new ] && src=.
   mkdir -p "$WORK/$side"
-  cp -r "$WORK/base-src/config" "$WORK/base-src/queries" "$WORK/$side/"
-  [ "$side" = new ] && rm -rf "$WORK/new/config" "$WORK/new/queries" && cp -r config queries "$WORK/new/"
-  "$WORK/clearsight-$side" -C "$WORK/$side" --quiet demo --events "$EVENTS" --seed 42 >/dev/null
+  if [ -n "${DATA:-}" ]; then
+    python3 "$src/scripts/bench_project.py" "$DATA" "$WORK/$side" >/dev/null
+    "$WORK/clearsight-$side" -C "$WORK/$side" --quiet build >/dev/null
+  else
+    cp -r "$src/config" "$src/queries" "$WORK/$side/"
+    "$WORK/clearsight-$side" -C "$WORK/$side" --quiet demo --events "$EVENTS" --seed 42 >/dev/null
+  fi
 done
 
 # Every published model, read by the new binary from each warehouse, as sorted CSV.
