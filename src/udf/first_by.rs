@@ -83,6 +83,13 @@ struct Best {
     value: ScalarValue,
 }
 
+impl Best {
+    /// Heap bytes held beyond the `Option<Best>` slot itself.
+    fn bytes(&self) -> usize {
+        self.key.capacity() + self.value.size()
+    }
+}
+
 /// Per group, the best row seen: `update_batch` takes raw rows (value, keys...), `merge_batch`
 /// partial states (value, key bytes).
 struct FirstByGroups {
@@ -91,6 +98,9 @@ struct FirstByGroups {
     best: Vec<Option<Best>>,
     /// Per group, the row of the current batch that is its best so far ([`NONE`]: none).
     batch_best: Vec<usize>,
+    /// Sum of [`Best::bytes`] over `best`, kept as rows come and go: `size()` is asked after
+    /// every batch, and summing over every group there made an aggregate quadratic.
+    held: usize,
 }
 
 const NONE: usize = usize::MAX;
@@ -108,6 +118,7 @@ impl FirstByGroups {
             keys: RowConverter::new(fields)?,
             best: Vec::new(),
             batch_best: Vec::new(),
+            held: 0,
         })
     }
 
@@ -149,10 +160,14 @@ impl FirstByGroups {
             {
                 continue;
             }
-            self.best[group] = Some(Best {
+            let new = Best {
                 key: k.to_vec(),
                 value: ScalarValue::try_from_array(values, row)?,
-            });
+            };
+            self.held += new.bytes();
+            if let Some(old) = self.best[group].replace(new) {
+                self.held -= old.bytes();
+            }
         }
         Ok(())
     }
@@ -160,6 +175,7 @@ impl FirstByGroups {
     fn take(&mut self, emit_to: EmitTo) -> Vec<Option<Best>> {
         let best = emit_to.take_needed(&mut self.best);
         self.batch_best.truncate(self.best.len());
+        self.held -= best.iter().flatten().map(Best::bytes).sum::<usize>();
         best
     }
 
@@ -236,12 +252,8 @@ impl GroupsAccumulator for FirstByGroups {
 
     fn size(&self) -> usize {
         self.best.capacity() * std::mem::size_of::<Option<Best>>()
-            + self
-                .best
-                .iter()
-                .flatten()
-                .map(|b| b.key.capacity() + b.value.size())
-                .sum::<usize>()
+            + self.batch_best.capacity() * std::mem::size_of::<usize>()
+            + self.held
     }
 }
 
@@ -421,5 +433,46 @@ mod tests {
         .await;
         assert_eq!(ours.len(), 37);
         assert_eq!(ours, theirs);
+    }
+
+    /// Regression (10M events: `stg_ga_sessions` 21 s): `size()`, asked after every batch, summed
+    /// every group's bytes, so an aggregate over millions of sessions was quadratic. The running
+    /// count must stay the sum over the kept rows through replacements and partial emits.
+    #[test]
+    fn size_is_counted_as_rows_come_and_go() {
+        let keys = RowConverter::new(vec![SortField::new(DataType::Int64)]).unwrap();
+        let mut acc = FirstByGroups {
+            value_type: DataType::Utf8,
+            keys,
+            best: Vec::new(),
+            batch_best: Vec::new(),
+            held: 0,
+        };
+        let recount = |a: &FirstByGroups| {
+            let kept = a.best.iter().flatten();
+            kept.map(|b| b.key.capacity() + b.value.size())
+                .sum::<usize>()
+        };
+        let batch = |v: &[&str], at: &[i64]| -> Vec<ArrayRef> {
+            vec![
+                Arc::new(StringArray::from_iter_values(v.iter().copied())),
+                Arc::new(Int64Array::from(at.to_vec())),
+            ]
+        };
+        acc.update_batch(&batch(&["a", "bb", "ccc"], &[5, 5, 5]), &[0, 1, 2], None, 3)
+            .unwrap();
+        assert!(acc.held > 0);
+        assert_eq!(acc.held, recount(&acc));
+        // An earlier row replaces group 1's value with a longer one; a later one leaves group 0.
+        acc.update_batch(&batch(&["dddddddd", "x"], &[1, 9]), &[1, 0], None, 3)
+            .unwrap();
+        assert_eq!(acc.held, recount(&acc));
+        let first = acc.evaluate(EmitTo::First(1)).unwrap();
+        assert_eq!(first.as_string::<i32>().value(0), "a");
+        assert_eq!(acc.held, recount(&acc));
+        let rest = acc.evaluate(EmitTo::All).unwrap();
+        assert_eq!(rest.as_string::<i32>().value(0), "dddddddd");
+        assert_eq!(rest.as_string::<i32>().value(1), "ccc");
+        assert_eq!(acc.held, 0);
     }
 }

@@ -15,6 +15,7 @@ mod formats;
 mod ga4_events;
 mod invariants;
 mod loader;
+mod memory;
 mod nightly;
 mod real_exports;
 mod report;
