@@ -8,6 +8,8 @@
 #   scripts/bench_spill.sh DATA_DIR WORK_DIR [MEMORY_LIMIT]     (default 4G)
 #
 # CLEARSIGHT_BIN as in scripts/bench.sh. The published mart is left in WORK_DIR/warehouse.
+# BENCH_KEEP_WAREHOUSE=1 keeps WORK_DIR's warehouse: files loaded before are skipped (same
+# content hash), so the build is its models only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$(cd "$1" && pwd)
@@ -17,7 +19,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearsight-target}"
 BIN="${CLEARSIGHT_BIN:-$CARGO_TARGET_DIR/release/clearsight}"
 python3 scripts/bench_project.py "$DATA" "$WORK" >/dev/null
 WORK=$(cd "$WORK" && pwd)
-rm -rf "$WORK/warehouse" "$WORK/spill"
+[ -n "${BENCH_KEEP_WAREHOUSE:-}" ] || rm -rf "$WORK/warehouse"
+rm -rf "$WORK/spill"
 mkdir -p "$WORK/spill"
 echo "GA4 files: $(du -sm "$DATA/ga4" | cut -f1) MB in $DATA/ga4; memory limit $MEMORY"
 /usr/bin/time -f "%e %M" -o "$WORK/build.time" \

@@ -83,12 +83,6 @@ impl Engine {
         if let Some(p) = self.options.target_partitions {
             config = config.with_target_partitions(p.max(1));
         }
-        if self.options.memory_limit.is_some() {
-            // A hash join holds its whole build side in memory and cannot spill: at 100M
-            // events `stg_ga_sessions`'s join of 20M sessions failed under 4G. Sort-merge joins
-            // sort both sides (which spills) and then stream them.
-            config = config.set_bool("datafusion.optimizer.prefer_hash_join", false);
-        }
         config
     }
 

@@ -55,8 +55,7 @@ pub struct GlobalArgs {
     /// Warehouse location, overriding config/sources.yaml: a folder or a URL (s3://, gs://, az://, memory://).
     #[arg(long, global = true, env = "CLEARSIGHT_WAREHOUSE")]
     pub warehouse: Option<String>,
-    /// Memory the query engine may use before it spills to disk, e.g. 4G or 512M. With a
-    /// limit, joins are sort-merge joins (which spill) instead of hash joins (which cannot).
+    /// Memory the query engine may use before it spills to disk, e.g. 4G or 512M.
     #[arg(long, global = true, env = "CLEARSIGHT_MEMORY_LIMIT", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
     /// Folder for spill files (default: the system temp folder).
