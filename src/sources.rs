@@ -76,7 +76,12 @@ pub async fn read_input(input: &InputFile) -> Result<Bytes> {
         message,
     };
     if let Some(local) = input.url.strip_prefix("file://") {
-        return read_local(Path::new(local)).map_err(|e| unreadable(e.to_string()));
+        // Mapping populates the pages: off the async workers, like the parse.
+        let path = Path::new(local).to_path_buf();
+        return tokio::task::spawn_blocking(move || read_local(&path))
+            .await
+            .map_err(|e| unreadable(e.to_string()))?
+            .map_err(|e| unreadable(e.to_string()));
     }
     let (dir_url, name) = input.url.rsplit_once('/').expect("a URL has a slash");
     let (store, dir) = store_for(dir_url)?;

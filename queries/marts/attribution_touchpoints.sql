@@ -1,10 +1,10 @@
--- version: 1
+-- version: 2
 -- materialized: table
--- partition_by: month
 -- description: >
 --   One row per (lead, touch, attribution model): the touch, its credit, and the share of every
 --   funnel stage that credit carries (SPEC section 7), so anyone can see why a channel got its
---   number. Month is the lead's creation month.
+--   number. Month is the lead's creation month, a column rather than a folder: hive partitions
+--   by month had one task split every batch of 6M rows (10M events) into a file per month.
 -- tests:
 --   - not_null: [attribution_model, lead_id, touch_index, channel, campaign, credit, leads, pipeline, revenue]
 --   - unique: [attribution_model, lead_id, touch_index]

@@ -129,6 +129,7 @@ pub async fn demo(global: &GlobalArgs, args: &DemoArgs) -> Result<i32> {
         &RunArgs {
             select: vec![],
             full_refresh: false,
+            jobs: None,
         },
     )
     .await?;
@@ -274,6 +275,11 @@ async fn run_models(
     let options = RunOptions {
         select: args.select.clone(),
         full_refresh: args.full_refresh,
+        // Under a memory limit one model at a time gets the whole pool, unless told otherwise.
+        jobs: args
+            .jobs
+            .map(usize::from)
+            .or(ctx.workspace.engine.memory_limit.map(|_| 1)),
     };
     runner.run(&options).await
 }

@@ -145,6 +145,11 @@ pub struct RunArgs {
     /// Rebuild models even when their SQL, settings and inputs are unchanged.
     #[arg(long, env = "CLEARSIGHT_FULL_REFRESH")]
     pub full_refresh: bool,
+    /// How many models may build at once, each after the models it reads (default: one per
+    /// core; 1 under --memory-limit, so one model has the whole pool). `--jobs 1` builds one
+    /// model at a time, in graph order.
+    #[arg(long, short, env = "CLEARSIGHT_JOBS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -168,7 +168,11 @@ async fn load_file(
 ) -> Result<FileLoad> {
     let started = Instant::now();
     let bytes = read_input(input).await?;
-    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes));
+    let hashed = bytes.clone();
+    let hash = tokio::task::spawn_blocking(move || xxhash_rust::xxh3::xxh3_128(&hashed))
+        .await
+        .map_err(|e| Error::warehouse(&input.display, e))?;
+    let hash = format!("{hash:032x}");
     let table = source.kind.table();
     let mut load = FileLoad {
         file: input.display.clone(),
@@ -199,6 +203,61 @@ async fn load_file(
     parse_and_write(warehouse, cfg, source, input, bytes, load, false).await
 }
 
+/// One file parsed and encoded: its counts and its Parquet files (none when empty).
+struct Encoded {
+    rows_read: u64,
+    rows_loaded: u64,
+    rows_quarantined: u64,
+    rows: Option<Bytes>,
+    quarantine: Option<Bytes>,
+}
+
+impl Encoded {
+    /// Encodes `parsed` (rows and rejections of `file`, content `hash`) as Parquet files.
+    fn of(parsed: Parsed, file: &str, table: &str, hash: &str) -> Result<Encoded> {
+        let rows = match parsed.rows() {
+            0 => None,
+            _ => Some(parquet_bytes(parsed.batches[0].schema(), &parsed.batches)?),
+        };
+        let quarantine = match parsed.rejections.is_empty() {
+            true => None,
+            false => {
+                let q = quarantine_batch(file, table, hash, &parsed.rejections)?;
+                Some(parquet_bytes(q.schema(), &[q])?)
+            }
+        };
+        Ok(Encoded {
+            rows_read: parsed.rows_read,
+            rows_loaded: parsed.rows() as u64,
+            rows_quarantined: parsed.rejections.len() as u64,
+            rows,
+            quarantine,
+        })
+    }
+}
+
+/// Parses and encodes a file on the blocking pool: the two files loaded at once decode and
+/// compress on both cores (the task that awaits them only writes).
+async fn parse_and_encode(
+    cfg: &SourcesConfig,
+    source: &Source,
+    input: &InputFile,
+    bytes: Bytes,
+    load: &FileLoad,
+) -> Result<Encoded> {
+    let (source, cfg, name) = (source.clone(), cfg.clone(), input.name.clone());
+    let (table, hash) = (load.table.clone(), load.content_hash.clone());
+    tokio::task::spawn_blocking(move || {
+        parse_file(&source, &cfg, &name, bytes).map(|p| Encoded::of(p, &name, &table, &hash))
+    })
+    .await
+    .map_err(|e| Error::warehouse(&input.display, e))?
+    .map_err(|message| Error::UnreadableInput {
+        file: input.display.clone(),
+        message,
+    })?
+}
+
 /// Parses a file and writes its rows, its quarantine and, last, its manifest entry. A
 /// `reload` (of a file loaded in an older format) also removes what the new load no longer has.
 async fn parse_and_write(
@@ -211,39 +270,25 @@ async fn parse_and_write(
     reload: bool,
 ) -> Result<FileLoad> {
     let started = Instant::now();
-    let (table, hash) = (load.table.clone(), load.content_hash.clone());
-    let (source_c, cfg_c, name) = (source.clone(), cfg.clone(), input.name.clone());
-    let parsed = tokio::task::spawn_blocking(move || parse_file(&source_c, &cfg_c, &name, bytes))
-        .await
-        .map_err(|e| Error::warehouse(&input.display, e))?
-        .map_err(|message| Error::UnreadableInput {
-            file: input.display.clone(),
-            message,
-        })?;
-    let (rows_path, quarantine_path) = (
-        format!("raw/{table}/{hash}.parquet"),
-        format!("raw/quarantine/{hash}.parquet"),
-    );
-    if parsed.rows() > 0 {
-        let data = parquet_bytes(parsed.batches[0].schema(), &parsed.batches)?;
-        warehouse.put(&rows_path, data).await?;
-    } else if reload {
-        warehouse.delete_prefix(&rows_path).await?;
+    let encoded = parse_and_encode(cfg, source, input, bytes, &load).await?;
+    let (table, hash) = (&load.table, &load.content_hash);
+    for (path, data) in [
+        (format!("raw/{table}/{hash}.parquet"), encoded.rows),
+        (format!("raw/quarantine/{hash}.parquet"), encoded.quarantine),
+    ] {
+        match data {
+            Some(data) => warehouse.put(&path, data).await?,
+            None if reload => warehouse.delete_prefix(&path).await?,
+            None => {}
+        }
     }
-    if !parsed.rejections.is_empty() {
-        let q = quarantine_batch(&input.name, &table, &hash, &parsed.rejections)?;
-        let data = parquet_bytes(q.schema(), &[q])?;
-        warehouse.put(&quarantine_path, data).await?;
-    } else if reload {
-        warehouse.delete_prefix(&quarantine_path).await?;
-    }
-    load.rows_read = parsed.rows_read;
-    load.rows_loaded = parsed.rows() as u64;
-    load.rows_quarantined = parsed.rejections.len() as u64;
+    load.rows_read = encoded.rows_read;
+    load.rows_loaded = encoded.rows_loaded;
+    load.rows_quarantined = encoded.rows_quarantined;
     load.seconds += started.elapsed().as_secs_f64();
     let entry = serde_json::to_vec_pretty(&load).expect("manifest entry serialises");
     warehouse
-        .put(&manifest_path(&hash), Bytes::from(entry))
+        .put(&manifest_path(&load.content_hash), Bytes::from(entry))
         .await?;
     Ok(load)
 }

@@ -29,13 +29,14 @@ struct Written {
 }
 
 impl Runner<'_> {
-    /// Executes one node; the model's new version (built or carried) goes into `next`.
+    /// Executes one node of run `run_id`; returns its result and the model's new version (built
+    /// or carried) under its output key, for the run's [`Published`] record.
     pub(super) async fn execute(
         &self,
         step: &StepContext<'_>,
         action: &Action,
-        next: &mut Published,
-    ) -> Result<NodeResult> {
+        run_id: &str,
+    ) -> Result<(NodeResult, Option<(String, ModelVersion)>)> {
         let m = step.model;
         let mut node = NodeResult {
             name: m.name.clone(),
@@ -47,6 +48,7 @@ impl Runner<'_> {
             tests: Vec::new(),
             message: None,
         };
+        let mut version = None;
         match action {
             Action::Assert => {
                 let outcome = audit::run_assertion_file(&self.ctx, &m.name, &m.sql).await;
@@ -79,11 +81,13 @@ impl Runner<'_> {
                     NodeStatus::NotSelected
                 };
                 node.rows = Some(published.rows);
-                self.reuse(step, published, next).await?;
+                version = Some(self.reuse(step, published, run_id).await?);
             }
-            Action::Build { .. } => self.build_node(step, action, next, &mut node).await,
+            Action::Build { .. } => {
+                version = self.build_node(step, action, run_id, &mut node).await
+            }
         }
-        Ok(node)
+        Ok((node, version))
     }
 
     /// Carries the published version into the run and registers it for its dependants.
@@ -91,15 +95,14 @@ impl Runner<'_> {
         &self,
         step: &StepContext<'_>,
         published: &ModelVersion,
-        next: &mut Published,
-    ) -> Result<()> {
+        run_id: &str,
+    ) -> Result<(String, ModelVersion)> {
         let key = step.model.output_dir();
         let dir = step.previous.dir_of(&key);
         register_published(&self.ctx, self.warehouse, &step.model.name, &dir, published).await?;
         let mut carried = published.clone();
-        carried.run_id = next.run_id.clone();
-        next.models.insert(key, carried);
-        Ok(())
+        carried.run_id = run_id.to_string();
+        Ok((key, carried))
     }
 
     /// Builds and tests a model; a failure is the node's status, not an error of the run.
@@ -107,9 +110,9 @@ impl Runner<'_> {
         &self,
         step: &StepContext<'_>,
         action: &Action,
-        next: &mut Published,
+        run_id: &str,
         node: &mut NodeResult,
-    ) {
+    ) -> Option<(String, ModelVersion)> {
         let Action::Build {
             fingerprint,
             definition,
@@ -121,12 +124,12 @@ impl Runner<'_> {
         };
         let m = step.model;
         let key = m.output_dir();
-        let dir = format!("_runs/{}/marts/{key}", next.run_id);
+        let dir = format!("_runs/{run_id}/marts/{key}");
         let old = published.as_ref().map(|o| (o, step.previous.dir_of(&key)));
         match self.materialize(step, &dir, old, definition).await {
             Ok(mut version) => {
-                version.run_id = next.run_id.clone();
-                version.built_by = next.run_id.clone();
+                version.run_id = run_id.to_string();
+                version.built_by = run_id.to_string();
                 version.fingerprint = fingerprint.clone();
                 version.input_fingerprints = inputs.clone();
                 node.rows = Some(version.rows);
@@ -138,11 +141,12 @@ impl Runner<'_> {
                     node.message =
                         Some(format!("incremental: rebuilt {} partition(s)", days.len()));
                 }
-                next.models.insert(key, version);
+                Some((key, version))
             }
             Err(e) => {
                 node.status = NodeStatus::Error;
                 node.message = Some(e.to_string());
+                None
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod plan;
 pub mod publish;
 pub mod results;
+pub mod schedule;
 pub mod settings;
 pub mod tables;
 
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 use crate::config::Project;
 use crate::error::Result;
@@ -40,6 +42,14 @@ pub struct RunOptions {
     pub select: Vec<String>,
     /// Rebuild models whose fingerprint is unchanged.
     pub full_refresh: bool,
+    /// How many models may build at once (each waits for the models it reads); `None`: one per
+    /// core.
+    pub jobs: Option<usize>,
+}
+
+/// The default of [`RunOptions::jobs`]: one per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Fingerprints of the loaded tables (their file lists) and of the settings.
@@ -134,28 +144,46 @@ impl Runner<'_> {
             run_id: report.run_id.clone(),
             ..Published::default()
         };
-        let total = steps.len();
-        for (n, step) in steps.iter().enumerate() {
-            let t0 = Instant::now();
+        let run_id = next.run_id.clone();
+        let execute = |i: usize| {
+            let step: &plan::Step = &steps[i];
             let context = execute::StepContext {
                 model: &models[step.model],
                 previous: &previous,
                 sources: &sources,
                 full_refresh: options.full_refresh,
             };
-            let mut node = self.execute(&context, &step.action, &mut next).await?;
+            let run_id = &run_id;
+            async move {
+                let t0 = Instant::now();
+                let result = self.execute(&context, &step.action, run_id).await;
+                (i, t0, result)
+            }
+        };
+        let jobs = options.jobs.unwrap_or_else(default_jobs);
+        let mut schedule = schedule::Schedule::new(&steps, &models, jobs);
+        let mut running = futures::stream::FuturesUnordered::new();
+        let mut stop = false;
+        loop {
+            if !stop {
+                running.extend(schedule.start_ready().into_iter().map(execute));
+            }
+            let Some((i, t0, result)) = running.next().await else {
+                break;
+            };
+            schedule.finish(i);
+            let (mut node, version) = result?;
             node.seconds = t0.elapsed().as_secs_f64();
+            next.models.extend(version);
             self.observer.event(&Event::NodeFinished {
-                step: n + 1,
-                total,
+                step: report.nodes.len() + 1,
+                total: steps.len(),
                 node: &node,
             });
-            let stop = matches!(node.status, NodeStatus::Error);
+            // After an error no node starts; those running finish.
+            stop |= matches!(node.status, NodeStatus::Error);
             report.nodes.push(node);
             self.write_results(&report).await?;
-            if stop {
-                break;
-            }
         }
         report.finished = true;
         if report.failures() == 0 {
