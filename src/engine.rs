@@ -77,7 +77,10 @@ impl Engine {
             .with_parquet_pruning(true)
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_str("datafusion.execution.time_zone", "UTC")
-            .set_str("datafusion.execution.parquet.compression", "zstd(1)")
+            .set_str(
+                "datafusion.execution.parquet.compression",
+                &crate::warehouse::compression_setting(),
+            )
             .set_str("datafusion.execution.parquet.statistics_enabled", "page")
             .set_u64("datafusion.execution.parquet.max_row_group_size", 1_048_576);
         if let Some(p) = self.options.target_partitions {

@@ -4,6 +4,7 @@
 //! file and renames it), so a reader never sees half a file. [`schema`] holds the canonical
 //! tables' schemas, written by the loader and read by the runner.
 
+pub mod mapped;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -41,6 +42,9 @@ pub fn store_for(url: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
     }
     let (store, path) = object_store::parse_url_opts(&parsed, std::env::vars())
         .map_err(|e| Error::warehouse(url, e))?;
+    if parsed.scheme() == "file" {
+        return Ok((Arc::new(mapped::MappedLocalStore::new()), path));
+    }
     Ok((Arc::from(store), path))
 }
 
@@ -158,12 +162,21 @@ impl Warehouse {
     }
 }
 
-/// Writer settings for everything Clearsight writes: zstd, page statistics, big row groups.
+/// The Parquet compression of everything Clearsight writes, in DataFusion's spelling: `zstd(1)`,
+/// or what `CLEARSIGHT_PARQUET_COMPRESSION` names (`snappy`, `uncompressed`, `zstd(3)`, ...; a
+/// knob for benchmarks, see docs/performance.md).
+pub fn compression_setting() -> String {
+    std::env::var("CLEARSIGHT_PARQUET_COMPRESSION").unwrap_or_else(|_| "zstd(1)".into())
+}
+
+/// Writer settings for everything Clearsight writes: [`compression_setting`], page statistics,
+/// big row groups.
 pub fn writer_properties() -> WriterProperties {
+    let compression = compression_setting().parse().unwrap_or(Compression::ZSTD(
+        ZstdLevel::try_new(1).expect("valid zstd level"),
+    ));
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).expect("valid zstd level"),
-        ))
+        .set_compression(compression)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(1_048_576))
         .build()
