@@ -98,6 +98,15 @@ pub fn count_of(batches: &[RecordBatch]) -> u64 {
         .unwrap_or(0)
 }
 
+/// A run's plan and what executing it reads.
+#[derive(Clone, Copy)]
+struct Planned<'p> {
+    models: &'p [model::Model],
+    steps: &'p [plan::Step],
+    previous: &'p Published,
+    sources: &'p BTreeSet<String>,
+}
+
 pub struct Runner<'a> {
     pub project: &'a Project,
     pub warehouse: &'a Warehouse,
@@ -144,47 +153,14 @@ impl Runner<'_> {
             run_id: report.run_id.clone(),
             ..Published::default()
         };
-        let run_id = next.run_id.clone();
-        let execute = |i: usize| {
-            let step: &plan::Step = &steps[i];
-            let context = execute::StepContext {
-                model: &models[step.model],
-                previous: &previous,
-                sources: &sources,
-                full_refresh: options.full_refresh,
-            };
-            let run_id = &run_id;
-            async move {
-                let t0 = Instant::now();
-                let result = self.execute(&context, &step.action, run_id).await;
-                (i, t0, result)
-            }
+        let planned = Planned {
+            models: &models,
+            steps: &steps,
+            previous: &previous,
+            sources: &sources,
         };
-        let jobs = options.jobs.unwrap_or_else(default_jobs);
-        let mut schedule = schedule::Schedule::new(&steps, &models, jobs);
-        let mut running = futures::stream::FuturesUnordered::new();
-        let mut stop = false;
-        loop {
-            if !stop {
-                running.extend(schedule.start_ready().into_iter().map(execute));
-            }
-            let Some((i, t0, result)) = running.next().await else {
-                break;
-            };
-            schedule.finish(i);
-            let (mut node, version) = result?;
-            node.seconds = t0.elapsed().as_secs_f64();
-            next.models.extend(version);
-            self.observer.event(&Event::NodeFinished {
-                step: report.nodes.len() + 1,
-                total: steps.len(),
-                node: &node,
-            });
-            // After an error no node starts; those running finish.
-            stop |= matches!(node.status, NodeStatus::Error);
-            report.nodes.push(node);
-            self.write_results(&report).await?;
-        }
+        self.execute_steps(&planned, options, &mut report, &mut next)
+            .await?;
         report.finished = true;
         if report.failures() == 0 {
             self.finish_publish(&previous, &mut next).await?;
@@ -197,6 +173,64 @@ impl Runner<'_> {
         report.seconds = started.elapsed().as_secs_f64();
         self.write_results(&report).await?;
         Ok(report)
+    }
+
+    /// Executes the plan's steps, up to `options.jobs` at once, each after the steps it reads
+    /// ([`schedule`]); records each node in `report` and each model version in `next`. After an
+    /// error no step starts; those running finish.
+    async fn execute_steps(
+        &self,
+        planned: &Planned<'_>,
+        options: &RunOptions,
+        report: &mut RunReport,
+        next: &mut Published,
+    ) -> Result<()> {
+        let Planned {
+            models,
+            steps,
+            previous,
+            sources,
+        } = *planned;
+        let run_id = next.run_id.clone();
+        let execute = |i: usize| {
+            let step: &plan::Step = &steps[i];
+            let context = execute::StepContext {
+                model: &models[step.model],
+                previous,
+                sources,
+                full_refresh: options.full_refresh,
+            };
+            let run_id = &run_id;
+            async move {
+                let t0 = Instant::now();
+                let result = self.execute(&context, &step.action, run_id).await;
+                (i, t0, result)
+            }
+        };
+        let jobs = options.jobs.unwrap_or_else(default_jobs);
+        let mut schedule = schedule::Schedule::new(steps, models, jobs);
+        let mut running = futures::stream::FuturesUnordered::new();
+        let mut stop = false;
+        loop {
+            if !stop {
+                running.extend(schedule.start_ready().into_iter().map(execute));
+            }
+            let Some((i, t0, result)) = running.next().await else {
+                return Ok(());
+            };
+            schedule.finish(i);
+            let (mut node, version) = result?;
+            node.seconds = t0.elapsed().as_secs_f64();
+            next.models.extend(version);
+            self.observer.event(&Event::NodeFinished {
+                step: report.nodes.len() + 1,
+                total: steps.len(),
+                node: &node,
+            });
+            stop |= matches!(node.status, NodeStatus::Error);
+            report.nodes.push(node);
+            self.write_results(report).await?;
+        }
     }
 
     /// Carries unchanged and older model versions into the run, writes each `_SUCCESS.json`,

@@ -341,3 +341,44 @@ fn an_empty_query_result_prints_its_header_and_zero_rows() {
         "{stdout}"
     );
 }
+
+/// `--jobs`: models build side by side, yet each after the models it reads (a chain of three
+/// beside an independent one, under four jobs), and a count of 0 is a usage error.
+#[test]
+fn jobs_build_each_model_after_what_it_reads() {
+    let project = tiny_project();
+    project.write(
+        "queries/spend_doubled.sql",
+        "-- version: 1\nSELECT cost * 2 AS cost FROM spend_total\n",
+    );
+    project.write(
+        "queries/spend_quadrupled.sql",
+        "-- version: 1\nSELECT cost * 2 AS cost FROM spend_doubled\n",
+    );
+    project.write(
+        "queries/spend_rows.sql",
+        "-- version: 1\nSELECT COUNT(*) AS n FROM ad_spend\n",
+    );
+    let zero = clearsight(&project, &["build", "--jobs", "0"]);
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(!project.path().join("warehouse/_published.json").exists());
+    let out = clearsight(&project, &["--json", "build", "--jobs", "4"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ratio = clearsight(
+        &project,
+        &[
+            "query",
+            "--format",
+            "csv",
+            "SELECT (SELECT cost FROM spend_quadrupled) / (SELECT cost FROM spend_total) AS r, \
+             (SELECT n FROM spend_rows) > 0 AS counted",
+        ],
+    );
+    let text = String::from_utf8_lossy(&ratio.stdout);
+    assert_eq!(text.lines().nth(1), Some("4.0,true"), "{text}");
+}
