@@ -204,8 +204,26 @@ impl GroupsAccumulator for FirstByGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let rows = key_rows(&self.keys, &values[1..])?;
-        let key = |i: usize| Some(rows.row(i).data());
+        let Some(filter) = opt_filter else {
+            let rows = key_rows(&self.keys, &values[1..])?;
+            let key = |i: usize| Some(rows.row(i).data());
+            return self.offer(&values[0], key, group_indices, None, total_num_groups);
+        };
+        // Only the rows the filter keeps are compared, so only their keys are encoded (in the
+        // sessions models a filter keeps the few events that carry a campaign or a referrer).
+        let kept = |i: usize| filter.is_valid(i) && filter.value(i);
+        let columns = values[1..]
+            .iter()
+            .map(|c| datafusion::arrow::compute::filter(c, filter))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let rows = key_rows(&self.keys, &columns)?;
+        let mut at = Vec::with_capacity(filter.len());
+        let mut next = 0;
+        for i in 0..filter.len() {
+            at.push(if kept(i) { next } else { NONE });
+            next += usize::from(kept(i));
+        }
+        let key = |i: usize| (at[i] != NONE).then(|| rows.row(at[i]).data());
         self.offer(&values[0], key, group_indices, opt_filter, total_num_groups)
     }
 
@@ -431,6 +449,14 @@ mod tests {
             "SELECT g, FIRST_VALUE(v ORDER BY at, line) AS v FROM t GROUP BY g ORDER BY g",
         )
         .await;
+        assert_eq!(ours.len(), 37);
+        assert_eq!(ours, theirs);
+        // Under a FILTER that is NULL where v is (only the kept rows' keys are encoded).
+        let filtered = |agg: &str| {
+            format!("SELECT g, {agg} FILTER (WHERE v > 'v5') AS v FROM t GROUP BY g ORDER BY g")
+        };
+        let ours = rows(&ctx, &filtered("first_by(v, at, line)")).await;
+        let theirs = rows(&ctx, &filtered("FIRST_VALUE(v ORDER BY at, line)")).await;
         assert_eq!(ours.len(), 37);
         assert_eq!(ours, theirs);
     }
