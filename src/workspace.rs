@@ -102,6 +102,7 @@ impl Workspace {
             warehouse: &self.warehouse,
             ctx: session,
             observer,
+            jobs: crate::run::default_jobs(self.engine.memory_limit),
         }
     }
 }

@@ -275,11 +275,7 @@ async fn run_models(
     let options = RunOptions {
         select: args.select.clone(),
         full_refresh: args.full_refresh,
-        // Under a memory limit one model at a time gets the whole pool, unless told otherwise.
-        jobs: args
-            .jobs
-            .map(usize::from)
-            .or(ctx.workspace.engine.memory_limit.map(|_| 1)),
+        jobs: args.jobs.map(usize::from),
     };
     runner.run(&options).await
 }

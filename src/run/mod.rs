@@ -42,14 +42,18 @@ pub struct RunOptions {
     pub select: Vec<String>,
     /// Rebuild models whose fingerprint is unchanged.
     pub full_refresh: bool,
-    /// How many models may build at once (each waits for the models it reads); `None`: one per
-    /// core.
+    /// How many models may build at once (each waits for the models it reads); `None`: the
+    /// runner's [`Runner::jobs`].
     pub jobs: Option<usize>,
 }
 
-/// The default of [`RunOptions::jobs`]: one per core.
-pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// The default of [`RunOptions::jobs`]: one per core, or 1 under a memory limit, so that one
+/// model at a time has the whole pool.
+pub fn default_jobs(memory_limit: Option<usize>) -> usize {
+    match memory_limit {
+        Some(_) => 1,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
 }
 
 /// Fingerprints of the loaded tables (their file lists) and of the settings.
@@ -112,6 +116,8 @@ pub struct Runner<'a> {
     pub warehouse: &'a Warehouse,
     pub ctx: SessionContext,
     pub observer: &'a dyn Observer,
+    /// Models built at once when [`RunOptions::jobs`] does not say ([`default_jobs`]).
+    pub jobs: usize,
 }
 
 impl Runner<'_> {
@@ -207,7 +213,7 @@ impl Runner<'_> {
                 (i, t0, result)
             }
         };
-        let jobs = options.jobs.unwrap_or_else(default_jobs);
+        let jobs = options.jobs.unwrap_or(self.jobs);
         let mut schedule = schedule::Schedule::new(steps, models, jobs);
         let mut running = futures::stream::FuturesUnordered::new();
         let mut stop = false;
