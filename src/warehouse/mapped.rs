@@ -43,28 +43,28 @@ impl fmt::Display for MappedLocalStore {
     }
 }
 
-/// The bytes of `ranges` of `file` (at `path`, for errors), as slices of one mapping.
-fn map_ranges(file: &File, path: &FsPath, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-    let error = |source: std::io::Error| object_store::Error::Generic {
+/// An error of this store about the file at `path`.
+fn error(path: &FsPath, message: impl fmt::Display) -> object_store::Error {
+    object_store::Error::Generic {
         store: "MappedLocalStore",
-        source: format!("{}: {source}", path.display()).into(),
-    };
-    let len = file.metadata().map_err(error)?.len();
+        source: format!("{}: {message}", path.display()).into(),
+    }
+}
+
+/// The bytes of `ranges` of `file` (at `path`, for errors; `len` bytes long), as slices of one
+/// mapping.
+fn map_ranges(file: &File, path: &FsPath, len: u64, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
     if let Some(r) = ranges.iter().find(|r| r.end > len || r.start > r.end) {
-        return Err(object_store::Error::Generic {
-            store: "MappedLocalStore",
-            source: format!(
-                "{}: range {r:?} outside a file of {len} bytes",
-                path.display()
-            )
-            .into(),
-        });
+        return Err(error(
+            path,
+            format!("range {r:?} outside a file of {len} bytes"),
+        ));
     }
     if len == 0 {
         return Ok(ranges.iter().map(|_| Bytes::new()).collect());
     }
     // SAFETY: read-only, of a file written whole and renamed into place (see the module doc).
-    let map = unsafe { memmap2::Mmap::map(file) }.map_err(error)?;
+    let map = unsafe { memmap2::Mmap::map(file) }.map_err(|e| error(path, e))?;
     let all = Bytes::from_owner(map);
     Ok(ranges
         .iter()
@@ -96,8 +96,10 @@ impl ObjectStore for MappedLocalStore {
         let got = self.inner.get_opts(location, options).await?;
         match got.payload {
             GetResultPayload::File(file, path) if !head => {
+                // The inner store has opened and measured the file and checked the range.
                 let range = got.range.clone();
-                let bytes = map_ranges(&file, &path, std::slice::from_ref(&range))?.remove(0);
+                let bytes = map_ranges(&file, &path, got.meta.size, std::slice::from_ref(&range))?
+                    .remove(0);
                 let stream = futures::stream::once(async move { Ok(bytes) });
                 Ok(GetResult {
                     payload: GetResultPayload::Stream(Box::pin(stream)),
@@ -115,12 +117,10 @@ impl ObjectStore for MappedLocalStore {
                 path: path.display().to_string(),
                 source: e.into(),
             },
-            _ => object_store::Error::Generic {
-                store: "MappedLocalStore",
-                source: format!("{}: {e}", path.display()).into(),
-            },
+            _ => error(&path, e),
         })?;
-        map_ranges(&file, &path, ranges)
+        let len = file.metadata().map_err(|e| error(&path, e))?.len();
+        map_ranges(&file, &path, len, ranges)
     }
 
     fn delete_stream(
