@@ -211,17 +211,21 @@ impl GroupsAccumulator for FirstByGroups {
         };
         // Only the rows the filter keeps are compared, so only their keys are encoded (in the
         // sessions models a filter keeps the few events that carry a campaign or a referrer).
-        let kept = |i: usize| filter.is_valid(i) && filter.value(i);
         let columns = values[1..]
             .iter()
             .map(|c| datafusion::arrow::compute::filter(c, filter))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let rows = key_rows(&self.keys, &columns)?;
+        // Row i of the batch is row at[i] of the encoded keys (NONE: filtered out).
         let mut at = Vec::with_capacity(filter.len());
         let mut next = 0;
         for i in 0..filter.len() {
-            at.push(if kept(i) { next } else { NONE });
-            next += usize::from(kept(i));
+            if filter.is_valid(i) && filter.value(i) {
+                at.push(next);
+                next += 1;
+            } else {
+                at.push(NONE);
+            }
         }
         let key = |i: usize| (at[i] != NONE).then(|| rows.row(at[i]).data());
         self.offer(&values[0], key, group_indices, opt_filter, total_num_groups)
@@ -319,186 +323,4 @@ impl Accumulator for FirstByAccumulator {
 }
 
 #[cfg(test)]
-mod tests {
-    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
-    use datafusion::arrow::datatypes::Schema;
-    use datafusion::datasource::MemTable;
-    use datafusion::prelude::SessionContext;
-
-    use super::*;
-
-    /// (group, value, at, line) rows in two partitions, so partial states are merged too.
-    async fn session(parts: &[&[(&str, Option<&str>, i64, i64)]]) -> SessionContext {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("g", DataType::Utf8, false),
-            Field::new("v", DataType::Utf8, true),
-            Field::new("at", DataType::Int64, false),
-            Field::new("line", DataType::Int64, false),
-        ]));
-        let batch = |rows: &[(&str, Option<&str>, i64, i64)]| {
-            let col = |f: fn(&(&str, Option<&str>, i64, i64)) -> i64| {
-                Arc::new(Int64Array::from_iter_values(rows.iter().map(f))) as ArrayRef
-            };
-            RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-                    Arc::new(rows.iter().map(|r| r.1).collect::<StringArray>()),
-                    col(|r| r.2),
-                    col(|r| r.3),
-                ],
-            )
-            .unwrap()
-        };
-        let partitions = parts.iter().map(|p| vec![batch(p)]).collect();
-        let ctx = SessionContext::new();
-        ctx.register_table(
-            "t",
-            Arc::new(MemTable::try_new(schema.clone(), partitions).unwrap()),
-        )
-        .unwrap();
-        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(
-            FirstBy::default(),
-        ));
-        ctx
-    }
-
-    async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
-        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
-        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap();
-        text.to_string()
-            .lines()
-            .skip(3)
-            .filter(|l| !l.starts_with('+'))
-            .map(String::from)
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn earliest_time_then_line_wins_across_partitions() {
-        let ctx = session(&[
-            &[
-                ("a", Some("late"), 20, 1),
-                ("a", Some("tie-line-7"), 10, 7),
-                ("b", None, 5, 1),
-            ],
-            &[
-                ("a", Some("tie-line-3"), 10, 3),
-                ("b", Some("after-null"), 6, 1),
-                ("c", Some("only"), 1, 1),
-            ],
-        ])
-        .await;
-        let got = rows(
-            &ctx,
-            "SELECT g, first_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g",
-        )
-        .await;
-        // a: at 10 twice, line 3 first; b: its earliest row has no value, and that is the answer
-        assert_eq!(
-            got,
-            [
-                "| a | tie-line-3 |",
-                "| b |            |",
-                "| c | only       |"
-            ]
-        );
-    }
-
-    #[tokio::test]
-    async fn filter_skips_rows_and_a_group_without_rows_is_null() {
-        let ctx = session(&[
-            &[("a", Some("x"), 1, 1), ("a", Some("y"), 2, 1)],
-            &[("b", Some("z"), 1, 1)],
-        ])
-        .await;
-        let sql = "SELECT g, first_by(v, at, line) FILTER (WHERE v <> 'x' AND v <> 'z') AS v \
-                   FROM t GROUP BY g ORDER BY g";
-        assert_eq!(rows(&ctx, sql).await, ["| a | y |", "| b |   |"]);
-        let whole = rows(&ctx, "SELECT first_by(v, line, at) AS v FROM t").await;
-        assert_eq!(whole, ["| x |"]);
-    }
-
-    #[tokio::test]
-    async fn agrees_with_ordered_first_value() {
-        // 600 rows over 37 groups with colliding times: DataFusion's own ordered FIRST_VALUE.
-        let data: Vec<(String, Option<String>, i64, i64)> = (0..600i64)
-            .map(|i| {
-                let v = (i % 11 != 0).then(|| format!("v{}", (i * 7919) % 1000));
-                (
-                    format!("g{}", (i * 31) % 37),
-                    v,
-                    (i * 13) % 17,
-                    (i * 101) % 600,
-                )
-            })
-            .collect();
-        let rows_of: Vec<(&str, Option<&str>, i64, i64)> = data
-            .iter()
-            .map(|r| (r.0.as_str(), r.1.as_deref(), r.2, r.3))
-            .collect();
-        let (left, right) = rows_of.split_at(250);
-        let ctx = session(&[left, right]).await;
-        let ours = rows(
-            &ctx,
-            "SELECT g, first_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g",
-        )
-        .await;
-        let theirs = rows(
-            &ctx,
-            "SELECT g, FIRST_VALUE(v ORDER BY at, line) AS v FROM t GROUP BY g ORDER BY g",
-        )
-        .await;
-        assert_eq!(ours.len(), 37);
-        assert_eq!(ours, theirs);
-        // Under a FILTER that is NULL where v is (only the kept rows' keys are encoded).
-        let filtered = |agg: &str| {
-            format!("SELECT g, {agg} FILTER (WHERE v > 'v5') AS v FROM t GROUP BY g ORDER BY g")
-        };
-        let ours = rows(&ctx, &filtered("first_by(v, at, line)")).await;
-        let theirs = rows(&ctx, &filtered("FIRST_VALUE(v ORDER BY at, line)")).await;
-        assert_eq!(ours.len(), 37);
-        assert_eq!(ours, theirs);
-    }
-
-    /// Regression (10M events: `stg_ga_sessions` 21 s): `size()`, asked after every batch, summed
-    /// every group's bytes, so an aggregate over millions of sessions was quadratic. The running
-    /// count must stay the sum over the kept rows through replacements and partial emits.
-    #[test]
-    fn size_is_counted_as_rows_come_and_go() {
-        let keys = RowConverter::new(vec![SortField::new(DataType::Int64)]).unwrap();
-        let mut acc = FirstByGroups {
-            value_type: DataType::Utf8,
-            keys,
-            best: Vec::new(),
-            batch_best: Vec::new(),
-            held: 0,
-        };
-        let recount = |a: &FirstByGroups| {
-            let kept = a.best.iter().flatten();
-            kept.map(|b| b.key.capacity() + b.value.size())
-                .sum::<usize>()
-        };
-        let batch = |v: &[&str], at: &[i64]| -> Vec<ArrayRef> {
-            vec![
-                Arc::new(StringArray::from_iter_values(v.iter().copied())),
-                Arc::new(Int64Array::from(at.to_vec())),
-            ]
-        };
-        acc.update_batch(&batch(&["a", "bb", "ccc"], &[5, 5, 5]), &[0, 1, 2], None, 3)
-            .unwrap();
-        assert!(acc.held > 0);
-        assert_eq!(acc.held, recount(&acc));
-        // An earlier row replaces group 1's value with a longer one; a later one leaves group 0.
-        acc.update_batch(&batch(&["dddddddd", "x"], &[1, 9]), &[1, 0], None, 3)
-            .unwrap();
-        assert_eq!(acc.held, recount(&acc));
-        let first = acc.evaluate(EmitTo::First(1)).unwrap();
-        assert_eq!(first.as_string::<i32>().value(0), "a");
-        assert_eq!(acc.held, recount(&acc));
-        let rest = acc.evaluate(EmitTo::All).unwrap();
-        assert_eq!(rest.as_string::<i32>().value(0), "dddddddd");
-        assert_eq!(rest.as_string::<i32>().value(1), "ccc");
-        assert_eq!(acc.held, 0);
-    }
-}
+mod tests;
