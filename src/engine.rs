@@ -82,7 +82,10 @@ impl Engine {
                 &crate::warehouse::compression_setting(),
             )
             .set_str("datafusion.execution.parquet.statistics_enabled", "page")
-            .set_u64("datafusion.execution.parquet.max_row_group_size", 1_048_576);
+            .set_u64("datafusion.execution.parquet.max_row_group_size", 1_048_576)
+            // Files declaring an order (GA4 events, by session) are packed into partitions in
+            // that order, so the order holds across a partition's files.
+            .set_bool("datafusion.execution.split_file_groups_by_statistics", true);
         if let Some(p) = self.options.target_partitions {
             config = config.with_target_partitions(p.max(1));
         }

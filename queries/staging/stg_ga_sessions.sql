@@ -1,4 +1,4 @@
--- version: 2
+-- version: 3
 -- materialized: incremental
 -- partition_by: source_file
 -- description: >
@@ -30,64 +30,40 @@ WITH events AS (
         CASE WHEN own.host IS NULL THEN e.referrer_host END AS external_referrer
     FROM ga_events e
     LEFT JOIN cfg_own_hosts own ON own.host = e.referrer_host
-),
--- Every event: the session's first event and gclid in this file.
-sessions AS (
-    SELECT source_file, user_pseudo_id, ga_session_id,
-           MIN(event_at) AS first_event_at, MIN(gclid) AS gclid
-    FROM events
-    GROUP BY source_file, user_pseudo_id, ga_session_id
-),
--- The (few) events that carry a campaign, a source or a referrer: the earliest of each kind,
--- events at the same instant in line order, with where it came from. first_by(value, key...)
--- is FIRST_VALUE(value ORDER BY key...) with the keys compared as bytes (src/udf/first_by.rs).
-tagged AS (
-    SELECT
-        source_file,
-        user_pseudo_id,
-        ga_session_id,
-        first_by(COALESCE(manual_campaign, utm_campaign), event_at, source_line)
-            FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign,
-        MIN(event_at) FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign_at,
-        first_by(source_line, event_at, source_line)
-            FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign_line,
-        first_by(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END, event_at, source_line)
-            FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_source,
-        first_by(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END, event_at, source_line)
-            FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_medium,
-        first_by(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END, event_at, source_line)
-            FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_campaign,
-        MIN(event_at) FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_at,
-        first_by(source_line, event_at, source_line)
-            FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_line,
-        first_by(external_referrer, event_at, source_line)
-            FILTER (WHERE external_referrer IS NOT NULL) AS referrer_host,
-        MIN(event_at) FILTER (WHERE external_referrer IS NOT NULL) AS referrer_at,
-        first_by(source_line, event_at, source_line)
-            FILTER (WHERE external_referrer IS NOT NULL) AS referrer_line
-    FROM events
-    WHERE manual_campaign IS NOT NULL OR utm_campaign IS NOT NULL OR manual_source IS NOT NULL
-       OR utm_source IS NOT NULL OR external_referrer IS NOT NULL
-    GROUP BY source_file, user_pseudo_id, ga_session_id
 )
+-- One row per file and session: its first event and smallest gclid (every event), and the
+-- earliest campaign, manual/UTM source and external referrer, each from the (few) events that
+-- carry one, events at the same instant in line order, with the time and line it came from.
+-- first_by(value, key...) is FIRST_VALUE(value ORDER BY key...) with the keys compared as
+-- bytes (src/udf/first_by.rs); under a FILTER it encodes only the kept rows' keys. One
+-- aggregate, no join: the loader writes each file's events sorted by session and declares it
+-- (Parquet sorting_columns), so DataFusion groups each session as it streams by (a "Sorted"
+-- aggregate, no hash table of every session); over files loaded before that order it hashes,
+-- with the same result, and can spill under --memory-limit.
 SELECT
-    s.source_file,
-    s.user_pseudo_id,
-    s.ga_session_id,
-    s.first_event_at,
-    s.gclid,
-    t.campaign,
-    t.campaign_at,
-    t.campaign_line,
-    t.tagged_source,
-    t.tagged_medium,
-    t.tagged_campaign,
-    t.tagged_at,
-    t.tagged_line,
-    t.referrer_host,
-    t.referrer_at,
-    t.referrer_line
-FROM sessions s
-LEFT JOIN tagged t
-    ON t.source_file = s.source_file AND t.user_pseudo_id = s.user_pseudo_id
-   AND t.ga_session_id = s.ga_session_id
+    source_file,
+    user_pseudo_id,
+    ga_session_id,
+    MIN(event_at) AS first_event_at,
+    MIN(gclid) AS gclid,
+    first_by(COALESCE(manual_campaign, utm_campaign), event_at, source_line)
+        FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign,
+    MIN(event_at) FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign_at,
+    first_by(source_line, event_at, source_line)
+        FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign_line,
+    first_by(CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END, event_at, source_line)
+        FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_source,
+    first_by(CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END, event_at, source_line)
+        FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_medium,
+    first_by(CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END, event_at, source_line)
+        FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_campaign,
+    MIN(event_at) FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_at,
+    first_by(source_line, event_at, source_line)
+        FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_line,
+    first_by(external_referrer, event_at, source_line)
+        FILTER (WHERE external_referrer IS NOT NULL) AS referrer_host,
+    MIN(event_at) FILTER (WHERE external_referrer IS NOT NULL) AS referrer_at,
+    first_by(source_line, event_at, source_line)
+        FILTER (WHERE external_referrer IS NOT NULL) AS referrer_line
+FROM events
+GROUP BY source_file, user_pseudo_id, ga_session_id

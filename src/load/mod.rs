@@ -25,16 +25,18 @@ use crate::config::{Project, Source, SourceKind, SourcesConfig};
 use crate::error::{Error, Result};
 use crate::observe::{Event, Observer};
 use crate::sources::{expand, read_input, InputFile};
-use crate::warehouse::{parquet_bytes, schema, Warehouse};
+use crate::warehouse::{parquet_bytes, parquet_bytes_sorted, schema, Warehouse};
 use csv_reader::CsvOutcome;
 use rows::{Rejection, RowCollector};
 
 /// One input file parsed: its canonical rows and its rejected rows.
 pub struct Parsed {
-    /// The canonical rows, in file order.
+    /// The canonical rows, in file order unless `sorted_by` says otherwise.
     pub batches: Vec<RecordBatch>,
     pub rows_read: u64,
     pub rejections: Vec<Rejection>,
+    /// The columns the rows are sorted by (ascending), declared in the Parquet file.
+    pub sorted_by: &'static [&'static str],
 }
 
 impl Parsed {
@@ -48,6 +50,7 @@ impl Parsed {
             batches: vec![rows.finish().map_err(|e| e.to_string())?],
             rows_read: outcome.rows_read,
             rejections: outcome.rejections,
+            sorted_by: &[],
         })
     }
 }
@@ -77,10 +80,11 @@ fn first_format() -> u32 {
 }
 
 /// What the loader writes for a table, numbered: a new number when a table gains columns the
-/// loader fills (`ga_events` 2: the URL traffic columns), so older loads are redone.
+/// loader fills or a layout the models rely on, so older loads are redone (`ga_events` 2: the
+/// URL traffic columns; 3: each file's events sorted by session, and that order declared).
 pub fn table_format(table: &str) -> u32 {
     match table {
-        "ga_events" => 2,
+        "ga_events" => 3,
         _ => 1,
     }
 }
@@ -217,7 +221,11 @@ impl Encoded {
     fn of(parsed: Parsed, file: &str, table: &str, hash: &str) -> Result<Encoded> {
         let rows = match parsed.rows() {
             0 => None,
-            _ => Some(parquet_bytes(parsed.batches[0].schema(), &parsed.batches)?),
+            _ => Some(parquet_bytes_sorted(
+                parsed.batches[0].schema(),
+                &parsed.batches,
+                parsed.sorted_by,
+            )?),
         };
         let quarantine = match parsed.rejections.is_empty() {
             true => None,

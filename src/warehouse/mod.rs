@@ -18,7 +18,8 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -173,13 +174,12 @@ pub fn compression_setting() -> String {
 
 /// Writer settings for everything Clearsight writes: [`compression_setting`], page statistics,
 /// big row groups.
-pub fn writer_properties() -> WriterProperties {
+fn writer_properties_builder() -> WriterPropertiesBuilder {
     let compression = compression_setting().parse().unwrap_or(Compression::SNAPPY);
     WriterProperties::builder()
         .set_compression(compression)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(1_048_576))
-        .build()
 }
 
 /// Encodes batches as one Parquet file in memory.
@@ -187,8 +187,32 @@ pub fn parquet_bytes(
     schema: arrow::datatypes::SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<Bytes> {
+    parquet_bytes_sorted(schema, batches, &[])
+}
+
+/// Encodes batches already sorted (ascending, nulls first) by the columns `sorted_by` as one
+/// Parquet file in memory, with that order in its `sorting_columns`, which DataFusion reads back
+/// as the file's order.
+pub fn parquet_bytes_sorted(
+    schema: arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+    sorted_by: &[&str],
+) -> Result<Bytes> {
+    let sorting = sorted_by
+        .iter()
+        .map(|name| {
+            Ok(SortingColumn {
+                column_idx: schema.index_of(name)? as i32,
+                descending: false,
+                nulls_first: true,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let properties = writer_properties_builder()
+        .set_sorting_columns((!sorting.is_empty()).then_some(sorting))
+        .build();
     let mut buf = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(writer_properties()))?;
+    let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(properties))?;
     for b in batches {
         writer.write(b)?;
     }

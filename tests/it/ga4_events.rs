@@ -209,3 +209,116 @@ async fn ga4_files_loaded_before_the_url_columns_are_read_again() {
         "now every file is current"
     );
 }
+
+/// One event of user `user`, session `session`, at `at` microseconds.
+fn session_event(user: &str, session: i64, at: i64) -> String {
+    format!(
+        r#"{{"event_timestamp":"{at}","event_name":"page_view","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{session}"}}}}],"user_pseudo_id":"{user}"}}"#
+    ) + "\n"
+}
+
+/// A loaded GA4 file is written sorted by session and says so (Parquet `sorting_columns`), so
+/// DataFusion reads the order back and `stg_ga_sessions` aggregates sessions as they stream by
+/// (`ordering_mode=Sorted`) instead of hashing every event.
+#[tokio::test]
+async fn ga4_events_are_stored_by_session_and_sessions_stream_by() {
+    const T: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
+    let project = TestProject::new(
+        "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
+    );
+    // Two users' sessions interleaved, as an export writes them: by time.
+    let lines = [
+        ("u2", 20, 1),
+        ("u1", 10, 2),
+        ("u1", 9, 3),
+        ("u2", 20, 4),
+        ("u1", 10, 5),
+    ];
+    let text: String = lines
+        .iter()
+        .map(|&(user, session, at)| session_event(user, session, T + at))
+        .collect();
+    project.write("data/events_20240105.json", &text);
+    let ctx = project.workspace();
+    ctx.load(&Silent).await.unwrap();
+
+    let dir = project.path().join("warehouse/raw/ga_events");
+    let files: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let bytes = Bytes::from(std::fs::read(files[0].as_ref().unwrap().path()).unwrap());
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+    let metadata = builder.metadata().clone();
+    let declared: Vec<(String, bool)> = metadata
+        .row_group(0)
+        .sorting_columns()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let name = builder.schema().field(c.column_idx as usize).name().clone();
+            (name, c.descending)
+        })
+        .collect();
+    let ascending = |name: &str| (name.to_string(), false);
+    assert_eq!(
+        declared,
+        [
+            "source_file",
+            "user_pseudo_id",
+            "ga_session_id",
+            "source_line"
+        ]
+        .map(ascending)
+    );
+    let batch = builder.build().unwrap().next().unwrap().unwrap();
+    let session = SessionContext::new();
+    session
+        .register_table(
+            "f",
+            Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap()),
+        )
+        .unwrap();
+    let stored = rows(
+        &session,
+        "SELECT user_pseudo_id, ga_session_id, source_line, row_number() OVER () FROM f",
+    )
+    .await;
+    let want = [
+        ("u1", 9, 3),
+        ("u1", 10, 2),
+        ("u1", 10, 5),
+        ("u2", 20, 1),
+        ("u2", 20, 4),
+    ];
+    let want: Vec<Vec<String>> = want
+        .iter()
+        .enumerate()
+        .map(|(i, (u, s, l))| {
+            vec![
+                u.to_string(),
+                s.to_string(),
+                l.to_string(),
+                (i + 1).to_string(),
+            ]
+        })
+        .collect();
+    assert_eq!(stored, want, "stored by user, session, line");
+
+    let model =
+        std::fs::read_to_string(crate::support::repo().join("queries/staging/stg_ga_sessions.sql"))
+            .unwrap();
+    let body = &model[model.find("WITH").unwrap()..];
+    let session = ctx.query_session().await.unwrap();
+    let plan = rows(&session, &format!("EXPLAIN {body}")).await;
+    let physical = &plan.iter().find(|r| r[0] == "physical_plan").unwrap()[1];
+    let aggregates: Vec<&str> = physical
+        .lines()
+        .filter(|l| l.contains("AggregateExec"))
+        .collect();
+    assert!(!aggregates.is_empty(), "{physical}");
+    for line in aggregates {
+        assert!(
+            line.contains("ordering_mode=Sorted"),
+            "{line}\nin\n{physical}"
+        );
+    }
+}

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use arrow::array::{
     ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
+use arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn};
 
 use super::rows::batch_by_name;
 use super::rows::Rejection;
@@ -207,9 +208,43 @@ impl Flattener {
     fn finish(mut self, rows_read: u64) -> Parsed {
         self.seal();
         Parsed {
-            batches: self.batches,
+            batches: by_session(self.batches),
             rows_read,
             rejections: self.rejections,
+            sorted_by: &SORTED_BY,
         }
     }
+}
+
+/// The order of a file's `ga_events` rows, written into the Parquet file as its
+/// `sorting_columns`: by session (`source_file` is one value per file), then line. DataFusion
+/// reads that order back, so `stg_ga_sessions` groups each file's sessions as they stream by
+/// instead of hashing every event.
+const SORTED_BY: [&str; 4] = [
+    "source_file",
+    "user_pseudo_id",
+    "ga_session_id",
+    "source_line",
+];
+
+/// The batches of one file, sorted by [`SORTED_BY`], in batches of [`BATCH_ROWS`].
+fn by_session(batches: Vec<RecordBatch>) -> Vec<RecordBatch> {
+    if batches.is_empty() {
+        return batches;
+    }
+    let all = concat_batches(&batches[0].schema(), &batches).expect("one schema");
+    drop(batches);
+    let keys: Vec<SortColumn> = SORTED_BY[1..]
+        .iter()
+        .map(|name| SortColumn {
+            values: all.column_by_name(name).expect("a sort column").clone(),
+            options: None,
+        })
+        .collect();
+    let order = lexsort_to_indices(&keys, None).expect("sortable columns");
+    let sorted = take_record_batch(&all, &order).expect("indices in range");
+    (0..sorted.num_rows())
+        .step_by(BATCH_ROWS)
+        .map(|at| sorted.slice(at, BATCH_ROWS.min(sorted.num_rows() - at)))
+        .collect()
 }
