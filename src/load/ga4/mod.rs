@@ -15,9 +15,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
-use arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn};
+use arrow::compute::{concat, interleave_record_batch, lexsort_to_indices, SortColumn};
 
 use super::rows::batch_by_name;
 use super::rows::Rejection;
@@ -227,24 +228,102 @@ const SORTED_BY: [&str; 4] = [
     "source_line",
 ];
 
-/// The batches of one file, sorted by [`SORTED_BY`], in batches of [`BATCH_ROWS`].
+/// The batches of one file, sorted by [`SORTED_BY`], in batches of [`BATCH_ROWS`]. Only the
+/// key columns are put together to sort; each output batch then takes its rows straight from
+/// the input batches, so every value is copied once.
 fn by_session(batches: Vec<RecordBatch>) -> Vec<RecordBatch> {
     if batches.is_empty() {
         return batches;
     }
-    let all = concat_batches(&batches[0].schema(), &batches).expect("one schema");
-    drop(batches);
     let keys: Vec<SortColumn> = SORTED_BY[1..]
         .iter()
-        .map(|name| SortColumn {
-            values: all.column_by_name(name).expect("a sort column").clone(),
-            options: None,
+        .map(|name| {
+            let parts: Vec<&dyn Array> = (batches.iter())
+                .map(|b| b.column_by_name(name).expect("a sort column").as_ref())
+                .collect();
+            SortColumn {
+                values: concat(&parts).expect("one type"),
+                options: None,
+            }
         })
         .collect();
     let order = lexsort_to_indices(&keys, None).expect("sortable columns");
-    let sorted = take_record_batch(&all, &order).expect("indices in range");
-    (0..sorted.num_rows())
-        .step_by(BATCH_ROWS)
-        .map(|at| sorted.slice(at, BATCH_ROWS.min(sorted.num_rows() - at)))
+    // (batch, row) of each row of the file, in file order.
+    let at: Vec<(usize, usize)> = (batches.iter().enumerate())
+        .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
+        .collect();
+    let inputs: Vec<&RecordBatch> = batches.iter().collect();
+    order
+        .values()
+        .chunks(BATCH_ROWS)
+        .map(|chunk| {
+            let rows: Vec<(usize, usize)> = chunk.iter().map(|&i| at[i as usize]).collect();
+            interleave_record_batch(&inputs, &rows).expect("rows in range")
+        })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of `events` (user, session) in line order, sealed every `per_batch` events.
+    fn flattened(events: &[(&str, i64)], per_batch: usize) -> Vec<RecordBatch> {
+        let mut flat = Flattener::new("events_1.json");
+        for (i, &(user, session)) in events.iter().enumerate() {
+            let row = Row {
+                at: Some(1_704_412_800_000_000),
+                session: Some(session),
+                name: None,
+                user: Some(Cow::Borrowed(user)),
+                user_id: None,
+                page_location: None,
+                page_referrer: None,
+                traffic: Default::default(),
+            };
+            flat.push(row, i as u64 + 1);
+            if (i + 1) % per_batch == 0 {
+                flat.seal();
+            }
+        }
+        flat.seal();
+        flat.batches
+    }
+
+    #[test]
+    fn a_file_spread_over_batches_is_sorted_by_session_then_line() {
+        let events = [
+            ("b", 2),
+            ("a", 9),
+            ("b", 1),
+            ("a", 10),
+            ("b", 2),
+            ("a", 9),
+            ("c", 1),
+        ];
+        let batches = flattened(&events, 3);
+        assert_eq!(batches.len(), 3, "the rows come in three batches");
+        let sorted = by_session(batches);
+        let all = arrow::compute::concat_batches(&sorted[0].schema(), &sorted).unwrap();
+        let users = all.column_by_name("user_pseudo_id").unwrap();
+        let users: Vec<&str> = users
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        let column = |name| {
+            let c = all.column_by_name(name).unwrap();
+            let c = c
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap();
+            c.values().to_vec()
+        };
+        assert_eq!(users, ["a", "a", "a", "b", "b", "b", "c"]);
+        assert_eq!(column("ga_session_id"), [9, 9, 10, 1, 2, 2, 1]);
+        assert_eq!(column("source_line"), [2, 6, 4, 3, 1, 5, 7]);
+        assert!(by_session(Vec::new()).is_empty());
+    }
 }

@@ -146,14 +146,7 @@ async fn agrees_with_ordered_first_value() {
 /// count must stay the sum over the kept rows through replacements and partial emits.
 #[test]
 fn size_is_counted_as_rows_come_and_go() {
-    let keys = RowConverter::new(vec![SortField::new(DataType::Int64)]).unwrap();
-    let mut acc = FirstByGroups {
-        value_type: DataType::Utf8,
-        keys,
-        best: Vec::new(),
-        batch_best: Vec::new(),
-        held: 0,
-    };
+    let mut acc = utf8_by_int();
     let recount = |a: &FirstByGroups| {
         let kept = a.best.iter().flatten();
         kept.map(|b| b.key.capacity() + b.value.size())
@@ -180,4 +173,44 @@ fn size_is_counted_as_rows_come_and_go() {
     assert_eq!(rest.as_string::<i32>().value(0), "dddddddd");
     assert_eq!(rest.as_string::<i32>().value(1), "ccc");
     assert_eq!(acc.held, 0);
+}
+
+/// A `first_by` of a string by an integer key, with no groups yet.
+fn utf8_by_int() -> FirstByGroups {
+    FirstByGroups {
+        value_type: DataType::Utf8,
+        keys: RowConverter::new(vec![SortField::new(DataType::Int64)]).unwrap(),
+        best: Vec::new(),
+        batch_best: Vec::new(),
+        held: 0,
+    }
+}
+
+/// Over sorted input an aggregate emits its finished groups after every batch. Emitting left
+/// the open groups in a new vector of their own size, which the next batch grew again from fresh
+/// pages: the kernel zeroing them was 43% of stg_ga_sessions at 10M events. The open groups must
+/// keep the allocation, and their values.
+#[test]
+fn emitting_finished_groups_keeps_the_open_groups_allocation() {
+    let mut acc = utf8_by_int();
+    let groups: Vec<usize> = (0..1000).collect();
+    let values: Vec<String> = groups.iter().map(|g| format!("v{g}")).collect();
+    let batch: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(values.iter())),
+        Arc::new(Int64Array::from_iter_values(
+            groups.iter().map(|&g| g as i64),
+        )),
+    ];
+    acc.update_batch(&batch, &groups, None, 1000).unwrap();
+    let capacity = acc.best.capacity();
+    let finished = acc.evaluate(EmitTo::First(999)).unwrap();
+    assert_eq!(finished.len(), 999);
+    assert_eq!(finished.as_string::<i32>().value(998), "v998");
+    assert_eq!(
+        acc.best.capacity(),
+        capacity,
+        "the open group kept the allocation"
+    );
+    let open = acc.evaluate(EmitTo::All).unwrap();
+    assert_eq!(open.as_string::<i32>().value(0), "v999");
 }
