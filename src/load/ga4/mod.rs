@@ -14,11 +14,13 @@ pub use parquet::parse_parquet;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use arrow::array::AsArray;
 use arrow::array::{
     Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow::compute::{concat, interleave_record_batch, lexsort_to_indices, SortColumn};
+use arrow::compute::{concat, interleave_record_batch};
+use arrow::datatypes::Int64Type;
 
 use super::rows::batch_by_name;
 use super::rows::Rejection;
@@ -228,36 +230,36 @@ const SORTED_BY: [&str; 4] = [
     "source_line",
 ];
 
-/// The batches of one file, sorted by [`SORTED_BY`], in batches of [`BATCH_ROWS`]. Only the
-/// key columns are put together to sort; each output batch then takes its rows straight from
-/// the input batches, so every value is copied once.
+/// The batches of one file, sorted by [`SORTED_BY`], in batches of [`BATCH_ROWS`]: a stable
+/// sort by user and session, so a session's events stay in line order. Only the two key
+/// columns are put together to sort; each output batch then takes its rows straight from the
+/// input batches, so every value is copied once.
 fn by_session(batches: Vec<RecordBatch>) -> Vec<RecordBatch> {
     if batches.is_empty() {
         return batches;
     }
-    let keys: Vec<SortColumn> = SORTED_BY[1..]
-        .iter()
-        .map(|name| {
-            let parts: Vec<&dyn Array> = (batches.iter())
-                .map(|b| b.column_by_name(name).expect("a sort column").as_ref())
-                .collect();
-            SortColumn {
-                values: concat(&parts).expect("one type"),
-                options: None,
-            }
-        })
-        .collect();
-    let order = lexsort_to_indices(&keys, None).expect("sortable columns");
+    let key = |name: &str| {
+        let parts: Vec<&dyn Array> = (batches.iter())
+            .map(|b| b.column_by_name(name).expect("a key column").as_ref())
+            .collect();
+        concat(&parts).expect("one type")
+    };
+    let (users, sessions) = (key("user_pseudo_id"), key("ga_session_id"));
+    let users = users.as_string::<i32>();
+    let sessions = sessions.as_primitive::<Int64Type>().values();
+    let mut order: Vec<usize> = (0..users.len()).collect();
+    // Both keys are required fields: a row without one was rejected.
+    order
+        .sort_by(|&a, &b| (users.value(a).cmp(users.value(b))).then(sessions[a].cmp(&sessions[b])));
     // (batch, row) of each row of the file, in file order.
     let at: Vec<(usize, usize)> = (batches.iter().enumerate())
         .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
         .collect();
     let inputs: Vec<&RecordBatch> = batches.iter().collect();
     order
-        .values()
         .chunks(BATCH_ROWS)
         .map(|chunk| {
-            let rows: Vec<(usize, usize)> = chunk.iter().map(|&i| at[i as usize]).collect();
+            let rows: Vec<(usize, usize)> = chunk.iter().map(|&i| at[i]).collect();
             interleave_record_batch(&inputs, &rows).expect("rows in range")
         })
         .collect()
