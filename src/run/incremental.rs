@@ -11,10 +11,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider, TableProvider,
+};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::datasource::MemTable;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use object_store::path::PathPart;
 
@@ -90,44 +96,7 @@ pub async fn changed_partitions(
     col: &str,
     added: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<String>> {
-    // The catalog is shared with `ctx`: swap the loaded tables for their new files, and put the
-    // originals back afterwards whatever happens.
-    let mut originals = Vec::new();
-    for table in added.keys() {
-        originals.push((table.clone(), ctx.table_provider(table.as_str()).await?));
-    }
-    let days = days_of_new_files(ctx, warehouse, m, col, added).await;
-    for (table, provider) in originals {
-        ctx.deregister_table(table.as_str())?;
-        ctx.register_table(table.as_str(), provider)?;
-    }
-    days
-}
-
-async fn days_of_new_files(
-    ctx: &SessionContext,
-    warehouse: &Warehouse,
-    m: &Model,
-    col: &str,
-    added: &BTreeMap<String, Vec<String>>,
-) -> Result<Vec<String>> {
-    for (table, files) in added {
-        ctx.deregister_table(table.as_str())?;
-        if files.is_empty() {
-            let empty =
-                datafusion::datasource::MemTable::try_new(schema::for_table(table), vec![vec![]])?;
-            ctx.register_table(table.as_str(), Arc::new(empty))?;
-            continue;
-        }
-        let urls = files
-            .iter()
-            .map(|f| ListingTableUrl::parse(format!("{}/{f}", warehouse.url)))
-            .collect::<datafusion::error::Result<Vec<_>>>()?;
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(ListingOptions::new(Arc::new(ParquetFormat::default())))
-            .with_schema(schema::for_table(table));
-        ctx.register_table(table.as_str(), Arc::new(ListingTable::try_new(config)?))?;
-    }
+    let ctx = &new_files_session(ctx, warehouse, m, added).await?;
     let sql = format!(
         "SELECT DISTINCT CAST(\"{col}\" AS VARCHAR) AS day FROM ({}) AS new_rows WHERE \"{col}\" IS NOT NULL ORDER BY day",
         m.statement()
@@ -147,6 +116,51 @@ async fn days_of_new_files(
         );
     }
     Ok(days)
+}
+
+/// A session with `ctx`'s settings and functions whose own catalog holds the tables `m` reads,
+/// each loaded one restricted to its `added` files. The shared catalog is never changed: it
+/// used to be (the loaded tables swapped for their new files, then put back), and a model built
+/// at the same time (`--jobs`) then read only the new files, or put the swapped table back.
+async fn new_files_session(
+    ctx: &SessionContext,
+    warehouse: &Warehouse,
+    m: &Model,
+    added: &BTreeMap<String, Vec<String>>,
+) -> Result<SessionContext> {
+    let names = ctx.state().config().options().catalog.clone();
+    let catalog = MemoryCatalogProvider::new();
+    catalog.register_schema(&names.default_schema, Arc::new(MemorySchemaProvider::new()))?;
+    let catalogs = MemoryCatalogProviderList::new();
+    catalogs.register_catalog(names.default_catalog, Arc::new(catalog));
+    let state = SessionStateBuilder::new_from_existing(ctx.state())
+        .with_catalog_list(Arc::new(catalogs))
+        .build();
+    let session = SessionContext::new_with_state(state);
+    for table in &m.reads {
+        let provider: Arc<dyn TableProvider> = match added.get(table) {
+            Some(files) if files.is_empty() => {
+                Arc::new(MemTable::try_new(schema::for_table(table), vec![vec![]])?)
+            }
+            Some(files) => {
+                let urls = files
+                    .iter()
+                    .map(|f| ListingTableUrl::parse(format!("{}/{f}", warehouse.url)))
+                    .collect::<datafusion::error::Result<Vec<_>>>()?;
+                let config = ListingTableConfig::new_with_multi_paths(urls)
+                    .with_listing_options(ListingOptions::new(Arc::new(ParquetFormat::default())))
+                    .with_schema(schema::for_table(table));
+                Arc::new(ListingTable::try_new(config)?)
+            }
+            // A settings table; a name that is no table fails in the SQL, as in a full build.
+            None => match ctx.table_provider(table.as_str()).await {
+                Ok(provider) => provider,
+                Err(_) => continue,
+            },
+        };
+        session.register_table(table.as_str(), provider)?;
+    }
+    Ok(session)
 }
 
 /// The model's SQL restricted to `days` of its partition column.

@@ -151,3 +151,52 @@ async fn nightly_on_generated_data_equals_a_full_build() {
         &published_marts(&nightly).await,
     );
 }
+
+/// Working out which days a nightly build rebuilds used to swap `ga_events` in the shared
+/// catalog for just the new files and put it back afterwards. With models built side by side
+/// (`--jobs`), a model planned meanwhile read only the new files: a nightly `web_traffic_daily`
+/// differed from a full build's. The shared catalog must keep every file throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_the_new_days_leaves_the_shared_tables_whole() {
+    let project = world();
+    project.write("data/events_20240308.json", &night_one());
+    project.write("data/events_20240309.json", &night_two());
+    let ctx = project.workspace();
+    ctx.load(&Silent).await.unwrap();
+    let session = ctx.session().await.unwrap();
+    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
+        .await
+        .unwrap();
+    let count = "SELECT COUNT(*) FROM ga_events";
+    let all = rows(&session, count).await;
+    let files = ctx.warehouse.list("raw/ga_events/").await.unwrap();
+    let added = std::collections::BTreeMap::from([("ga_events".to_string(), files[..1].to_vec())]);
+    let file = crate::support::repo().join("queries/staging/web_traffic_daily.sql");
+    let sql = std::fs::read_to_string(&file).unwrap();
+    let model = clearsight::run::model::Model::parse(&file, sql, false).unwrap();
+    let reader = {
+        let session = session.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..200 {
+                seen.push(rows(&session, "SELECT COUNT(*) FROM ga_events").await);
+            }
+            seen
+        })
+    };
+    for _ in 0..20 {
+        let days = clearsight::run::incremental::changed_partitions(
+            &session,
+            &ctx.warehouse,
+            &model,
+            "day",
+            &added,
+        )
+        .await
+        .unwrap();
+        assert!(!days.is_empty(), "the new file has events");
+    }
+    for seen in reader.await.unwrap() {
+        assert_eq!(seen, all, "the shared ga_events kept every file");
+    }
+}
