@@ -128,12 +128,13 @@ async fn new_files_session(
     m: &Model,
     added: &BTreeMap<String, Vec<String>>,
 ) -> Result<SessionContext> {
-    let names = ctx.state().config().options().catalog.clone();
+    let state = ctx.state();
+    let names = state.config().options().catalog.clone();
     let catalog = MemoryCatalogProvider::new();
     catalog.register_schema(&names.default_schema, Arc::new(MemorySchemaProvider::new()))?;
     let catalogs = MemoryCatalogProviderList::new();
     catalogs.register_catalog(names.default_catalog, Arc::new(catalog));
-    let state = SessionStateBuilder::new_from_existing(ctx.state())
+    let state = SessionStateBuilder::new_from_existing(state)
         .with_catalog_list(Arc::new(catalogs))
         .build();
     let session = SessionContext::new_with_state(state);

@@ -210,13 +210,6 @@ async fn ga4_files_loaded_before_the_url_columns_are_read_again() {
     );
 }
 
-/// One event of user `user`, session `session`, at `at` microseconds.
-fn session_event(user: &str, session: i64, at: i64) -> String {
-    format!(
-        r#"{{"event_timestamp":"{at}","event_name":"page_view","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{session}"}}}}],"user_pseudo_id":"{user}"}}"#
-    ) + "\n"
-}
-
 /// A loaded GA4 file is written sorted by session and says so (Parquet `sorting_columns`), so
 /// DataFusion reads the order back and `stg_ga_sessions` aggregates sessions as they stream by
 /// (`ordering_mode=Sorted`) instead of hashing every event.
@@ -236,7 +229,7 @@ async fn ga4_events_are_stored_by_session_and_sessions_stream_by() {
     ];
     let text: String = lines
         .iter()
-        .map(|&(user, session, at)| session_event(user, session, T + at))
+        .map(|&(user, session, at)| crate::world::event(user, session, T + at, "", None, None))
         .collect();
     project.write("data/events_20240105.json", &text);
     let ctx = project.workspace();

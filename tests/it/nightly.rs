@@ -179,7 +179,7 @@ async fn finding_the_new_days_leaves_the_shared_tables_whole() {
         tokio::spawn(async move {
             let mut seen = Vec::new();
             for _ in 0..200 {
-                seen.push(rows(&session, "SELECT COUNT(*) FROM ga_events").await);
+                seen.push(rows(&session, count).await);
             }
             seen
         })

@@ -14,9 +14,8 @@ pub use parquet::parse_parquet;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow::array::AsArray;
 use arrow::array::{
-    Array, ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, AsArray, Int64Builder, RecordBatch, StringArray, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::compute::{concat, interleave_record_batch};
