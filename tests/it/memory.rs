@@ -29,4 +29,16 @@ async fn a_memory_limited_build_publishes_the_marts_of_an_unlimited_build() {
     );
     assert!(a.contains_key("pipeline_metrics") && !a["pipeline_metrics"].is_empty());
     assert_same_marts(&a, &b);
+    assert!(join_plan_mentions_compaction(&ctx).await);
+    assert!(!join_plan_mentions_compaction(&full).await);
+}
+
+/// Under a limit, a join's output is compacted before a sort counts it (`engine::compact`).
+async fn join_plan_mentions_compaction(ctx: &Workspace) -> bool {
+    let sql = "EXPLAIN SELECT l.lead_id, s.user_pseudo_id FROM int_touches l \
+        JOIN int_sessions s ON s.user_pseudo_id = l.user_pseudo_id ORDER BY 1, 2";
+    let session = ctx.query_session().await.unwrap();
+    let plan = session.sql(sql).await.unwrap().collect().await.unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&plan).unwrap();
+    text.to_string().contains("CompactViewsExec")
 }

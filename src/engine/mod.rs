@@ -3,6 +3,8 @@
 //! or, with the `ballista` feature, through a Ballista scheduler whose scheduler and executors
 //! build their sessions with this same [`Engine`] (see [`crate::cluster`]).
 
+pub mod compact;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -130,9 +132,16 @@ impl Engine {
         }
     }
 
-    /// A session in this process, whatever the configured engine (for reading results).
+    /// A session in this process, whatever the configured engine (for reading results). Under
+    /// a memory limit its plans compact join output before anything counts it
+    /// ([`compact::CompactJoinOutput`]).
     pub fn local_session(&self) -> Result<SessionContext> {
-        let state = self.state(self.config(), self.runtime()?)?;
+        let mut state = self.state(self.config(), self.runtime()?)?;
+        if self.options.memory_limit.is_some() {
+            state = SessionStateBuilder::new_from_existing(state)
+                .with_physical_optimizer_rule(Arc::new(compact::CompactJoinOutput))
+                .build();
+        }
         Ok(SessionContext::new_with_state(state))
     }
 
