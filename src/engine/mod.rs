@@ -4,12 +4,14 @@
 //! build their sessions with this same [`Engine`] (see [`crate::cluster`]).
 
 pub mod compact;
+pub mod pool;
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::memory_pool::TrackConsumersPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -98,7 +100,12 @@ impl Engine {
     pub fn runtime(&self) -> Result<Arc<RuntimeEnv>> {
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = self.options.memory_limit {
-            runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+            // A failure names the ten biggest holders, not just the one that asked last.
+            let pool = TrackConsumersPool::new(
+                pool::HeadroomPool::new(limit),
+                NonZeroUsize::new(10).unwrap(),
+            );
+            runtime = runtime.with_memory_pool(Arc::new(pool));
         }
         let disk = match &self.options.spill_dir {
             Some(dir) => DiskManagerBuilder::default()
