@@ -1,4 +1,4 @@
--- version: 6
+-- version: 7
 -- materialized: table
 -- description: >
 --   One row per GA session (user_pseudo_id, ga_session_id): its start and its traffic source by
@@ -15,20 +15,18 @@
 --   - unique: [session_key]
 WITH
 -- A session has a row for every export file it has events in (one, or two across midnight):
--- its start is the earliest, its gclid the smallest...
-merged AS (
-    SELECT user_pseudo_id, ga_session_id, MIN(first_event_at) AS session_start, MIN(gclid) AS gclid
-    FROM stg_ga_sessions
-    GROUP BY user_pseudo_id, ga_session_id
-),
--- ...and each traffic field the one of the earliest event that carries it (by time, then file,
--- then line): first_by(value, key...) is FIRST_VALUE(value ORDER BY key...) with the keys
--- compared as bytes (src/udf/first_by.rs). Only over the rows that carry one; sessions
--- without any get NULLs from the LEFT JOIN below, as the FILTERed aggregates would give.
-tagged AS (
+-- its start is the earliest, its gclid the smallest, and each traffic field the one of the
+-- earliest event that carries it (by time, then file, then line): first_by(value, key...) is
+-- FIRST_VALUE(value ORDER BY key...) with the keys compared as bytes (src/udf/first_by.rs),
+-- FILTERed to the rows that carry one (NULL when none does). One aggregate, no join: it can
+-- spill under --memory-limit, where a join's hash table cannot.
+per_session AS (
     SELECT
         user_pseudo_id,
         ga_session_id,
+        MIN(first_event_at) AS session_start,
+        MIN(gclid) AS gclid,
+        MIN(gclid) IS NOT NULL AS has_gclid,
         first_by(campaign, campaign_at, source_file, campaign_line)
             FILTER (WHERE campaign_at IS NOT NULL) AS gclid_campaign,
         first_by(tagged_source, tagged_at, source_file, tagged_line)
@@ -40,14 +38,7 @@ tagged AS (
         first_by(referrer_host, referrer_at, source_file, referrer_line)
             FILTER (WHERE referrer_at IS NOT NULL) AS referrer_host
     FROM stg_ga_sessions
-    WHERE campaign_at IS NOT NULL OR tagged_at IS NOT NULL OR referrer_at IS NOT NULL
     GROUP BY user_pseudo_id, ga_session_id
-),
-per_session AS (
-    SELECT m.user_pseudo_id, m.ga_session_id, m.session_start, m.gclid, m.gclid IS NOT NULL AS has_gclid,
-           t.gclid_campaign, t.tagged_source, t.tagged_medium, t.tagged_campaign, t.referrer_host
-    FROM merged m
-    LEFT JOIN tagged t ON t.user_pseudo_id = m.user_pseudo_id AND t.ga_session_id = m.ga_session_id
 ),
 sourced AS (
     SELECT

@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
 --   Every lead's journey (SPEC section 4): the sessions of its matched GA users that start in
@@ -37,7 +37,9 @@ WITH window_sessions AS (
         s.source,
         s.medium,
         s.campaign,
-        s.channel
+        s.channel,
+        l.created_at,
+        l.lead_month
     FROM int_lead_users u
     JOIN stg_leads l ON l.lead_id = u.lead_id
     JOIN int_sessions s ON s.user_pseudo_id = u.user_pseudo_id
@@ -70,19 +72,23 @@ fallback AS (
             WHEN l.utm_source IS NOT NULL
                 THEN channel_group(l.utm_source, COALESCE(l.utm_medium, '(none)'), COALESCE(l.utm_campaign, '(not set)'))
             ELSE COALESCE(ls.channel, 'Unattributed')
-        END AS channel
+        END AS channel,
+        l.created_at,
+        l.lead_month
     FROM stg_leads l
     LEFT JOIN methods m ON m.lead_id = l.lead_id
     LEFT JOIN cfg_lead_source_channels ls ON ls.lead_source = LOWER(TRIM(l.lead_source))
     WHERE NOT EXISTS (SELECT 1 FROM window_sessions w WHERE w.lead_id = l.lead_id)
 ),
+-- The lead's created_at and lead_month ride along from the joins above: joining stg_leads
+-- again at the end would hold every touch in a hash table.
 touches AS (
     SELECT lead_id, match_method, session_key, user_pseudo_id, ga_session_id, touch_at,
-           source, medium, campaign, channel
+           source, medium, campaign, channel, created_at, lead_month
     FROM window_sessions
     UNION ALL
     SELECT lead_id, match_method, session_key, user_pseudo_id, ga_session_id, touch_at,
-           source, medium, campaign, channel
+           source, medium, campaign, channel, created_at, lead_month
     FROM fallback
 )
 SELECT
@@ -98,7 +104,6 @@ SELECT
     t.campaign,
     t.channel,
     t.match_method,
-    l.created_at,
-    l.lead_month
+    t.created_at,
+    t.lead_month
 FROM touches t
-JOIN stg_leads l ON l.lead_id = t.lead_id
