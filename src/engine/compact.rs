@@ -275,18 +275,18 @@ mod tests {
         Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap())
     }
 
-    const SORTED_JOIN: &str = "SELECT t.name, l.value FROM touches t JOIN leads l \
-        ON l.lead_id = t.touch_id ORDER BY t.name DESC, l.value";
+    /// The touches' names and the leads' values, joined and sorted, with or without the rule.
+    async fn sorted_join(rule: bool) -> Result<Vec<RecordBatch>> {
+        let sql = "SELECT t.name, l.value FROM touches t JOIN leads l \
+            ON l.lead_id = t.touch_id ORDER BY t.name DESC, l.value";
+        session(rule).sql(sql).await?.collect().await
+    }
 
     #[tokio::test]
     async fn a_sort_over_a_join_with_long_strings_runs_within_the_pool() {
-        let rows = session(true)
-            .sql(SORTED_JOIN)
+        let rows = sorted_join(true)
             .await
-            .unwrap()
-            .collect()
-            .await;
-        let rows = rows.expect("the sort spills within the pool");
+            .expect("the sort runs within the pool");
         assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 200_000);
         let first = &rows[0];
         let name = first.column(0).as_string_view().value(0);
@@ -302,12 +302,7 @@ mod tests {
     /// counts shared buffers once and the rule can go.
     #[tokio::test]
     async fn without_the_rule_the_same_sort_fails() {
-        let err = session(false)
-            .sql(SORTED_JOIN)
-            .await
-            .unwrap()
-            .collect()
-            .await;
+        let err = sorted_join(false).await;
         let err = err.expect_err("DataFusion still counts the build side once per batch");
         assert!(err.to_string().contains("Resources exhausted"), "{err}");
     }

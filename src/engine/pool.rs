@@ -168,15 +168,17 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    fn spiller(pool: &Arc<dyn MemoryPool>, name: &str) -> MemoryReservation {
+        MemoryConsumer::new(name)
+            .with_can_spill(true)
+            .register(pool)
+    }
+
     #[test]
     fn spilling_operators_leave_a_quarter_to_the_others() {
         let pool: Arc<dyn MemoryPool> = Arc::new(HeadroomPool::new(400));
-        let mut sort = MemoryConsumer::new("sort")
-            .with_can_spill(true)
-            .register(&pool);
-        let mut aggregate = MemoryConsumer::new("agg")
-            .with_can_spill(true)
-            .register(&pool);
+        let mut sort = spiller(&pool, "sort");
+        let mut aggregate = spiller(&pool, "agg");
         let mut writer = MemoryConsumer::new("writer").register(&pool);
         // Two spillers share 300: 150 each.
         sort.try_grow(150).unwrap();
@@ -204,12 +206,8 @@ mod tests {
     #[test]
     fn a_repartition_is_never_refused_and_counts_against_the_spillers() {
         let pool: Arc<dyn MemoryPool> = Arc::new(HeadroomPool::new(400));
-        let mut sort = MemoryConsumer::new("ExternalSorter[0]")
-            .with_can_spill(true)
-            .register(&pool);
-        let mut shuffle = MemoryConsumer::new("RepartitionExec[1]")
-            .with_can_spill(true)
-            .register(&pool);
+        let mut sort = spiller(&pool, "ExternalSorter[0]");
+        let mut shuffle = spiller(&pool, "RepartitionExec[1]");
         shuffle.try_grow(500).unwrap();
         assert_eq!(pool.reserved(), 500);
         // Not a spiller: the sort's share is not halved by it, but what it holds is gone.
