@@ -4,5 +4,6 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    clearsight::engine::no_transparent_huge_pages();
     std::process::exit(clearsight::cli::main());
 }

@@ -246,7 +246,7 @@ mod tests {
             Some(("name", StringViewArray::from_iter(names))),
         );
         let leads = table(
-            &[("lead_id", 0..2 * TOUCHES), ("value", 0..2 * TOUCHES)],
+            &[("lead_id", 0..LEADS), ("value", 0..LEADS)],
             None,
         );
         ctx.register_table("touches", touches).unwrap();

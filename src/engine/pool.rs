@@ -177,9 +177,9 @@ mod tests {
     #[test]
     fn spilling_operators_leave_a_quarter_to_the_others() {
         let pool: Arc<dyn MemoryPool> = Arc::new(HeadroomPool::new(400));
-        let mut sort = spiller(&pool, "sort");
-        let mut aggregate = spiller(&pool, "agg");
-        let mut writer = MemoryConsumer::new("writer").register(&pool);
+        let sort = spiller(&pool, "sort");
+        let aggregate = spiller(&pool, "agg");
+        let writer = MemoryConsumer::new("writer").register(&pool);
         // Two spillers share 300: 150 each.
         sort.try_grow(150).unwrap();
         let err = sort.try_grow(1).unwrap_err().to_string();
@@ -206,8 +206,8 @@ mod tests {
     #[test]
     fn a_repartition_is_never_refused_and_counts_against_the_spillers() {
         let pool: Arc<dyn MemoryPool> = Arc::new(HeadroomPool::new(400));
-        let mut sort = spiller(&pool, "ExternalSorter[0]");
-        let mut shuffle = spiller(&pool, "RepartitionExec[1]");
+        let sort = spiller(&pool, "ExternalSorter[0]");
+        let shuffle = spiller(&pool, "RepartitionExec[1]");
         shuffle.try_grow(500).unwrap();
         assert_eq!(pool.reserved(), 500);
         // Not a spiller: the sort's share is not halved by it, but what it holds is gone.
