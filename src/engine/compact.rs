@@ -245,10 +245,7 @@ mod tests {
             &[("touch_id", 0..TOUCHES)],
             Some(("name", StringViewArray::from_iter(names))),
         );
-        let leads = table(
-            &[("lead_id", 0..LEADS), ("value", 0..LEADS)],
-            None,
-        );
+        let leads = table(&[("lead_id", 0..LEADS), ("value", 0..LEADS)], None);
         ctx.register_table("touches", touches).unwrap();
         ctx.register_table("leads", leads).unwrap();
         ctx

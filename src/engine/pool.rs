@@ -31,6 +31,16 @@ struct Used {
     unspillable: usize,
 }
 
+impl Used {
+    /// The total a consumer of `kind` counts in: a repartition counts as memory held.
+    fn total_of(&mut self, kind: Kind) -> &mut usize {
+        match kind {
+            Kind::Spills => &mut self.spillable,
+            Kind::Holds | Kind::Repartition => &mut self.unspillable,
+        }
+    }
+}
+
 /// A fair spill pool that keeps a quarter of its limit out of the spilling operators' reach.
 #[derive(Debug)]
 pub struct HeadroomPool {
@@ -106,21 +116,17 @@ impl MemoryPool for HeadroomPool {
     }
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
-        let mut used = self.used.lock().unwrap();
-        match kind(reservation.consumer()) {
-            Kind::Spills => used.spillable += additional,
-            Kind::Holds | Kind::Repartition => used.unspillable += additional,
-        }
+        *self
+            .used
+            .lock()
+            .unwrap()
+            .total_of(kind(reservation.consumer())) += additional;
     }
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
         let mut used = self.used.lock().unwrap();
-        match kind(reservation.consumer()) {
-            Kind::Spills => used.spillable = used.spillable.saturating_sub(shrink),
-            Kind::Holds | Kind::Repartition => {
-                used.unspillable = used.unspillable.saturating_sub(shrink)
-            }
-        }
+        let total = used.total_of(kind(reservation.consumer()));
+        *total = total.saturating_sub(shrink);
     }
 
     fn try_grow(&self, reservation: &MemoryReservation, additional: usize) -> Result<()> {
@@ -146,10 +152,7 @@ impl MemoryPool for HeadroomPool {
                 },
             )));
         }
-        match kind {
-            Kind::Spills => used.spillable += additional,
-            Kind::Holds | Kind::Repartition => used.unspillable += additional,
-        }
+        *used.total_of(kind) += additional;
         Ok(())
     }
 

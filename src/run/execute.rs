@@ -7,16 +7,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use datafusion::dataframe::DataFrameWriteOptions;
 
 use super::model::{Materialization, Model};
+use super::plan::Action;
+use super::publish::{ModelVersion, PartitionType, Published};
+use super::{audit, count_of, incremental, register_published, NodeResult, NodeStatus, Runner};
+use crate::error::{Error, Result};
 
 /// Row groups of a partitioned model hold at most this many rows. A partitioned write keeps
 /// every partition's file open to the end, each with its unfinished row group in memory: at
 /// 10M GA events `stg_ga_sessions`' 120 open files held 340 MB. The cap keeps that bound as the
 /// data grows (16,384 rows of sessions are about 3 MB).
 const PARTITION_ROW_GROUP_ROWS: usize = 16_384;
-use super::plan::Action;
-use super::publish::{ModelVersion, PartitionType, Published};
-use super::{audit, count_of, incremental, register_published, NodeResult, NodeStatus, Runner};
-use crate::error::{Error, Result};
 
 /// What executing a node needs besides its action.
 pub struct StepContext<'a> {

@@ -239,16 +239,13 @@ async fn incremental_model_rebuilds_only_the_days_of_new_files() {
         "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
     );
     std::fs::remove_dir_all(project.path().join("queries")).unwrap();
-    let daily = std::fs::read_to_string(
-        crate::support::repo().join("queries/staging/web_traffic_daily.sql"),
-    )
-    .unwrap();
+    let file = crate::support::repo().join("queries/staging/web_traffic_daily.sql");
+    let daily = std::fs::read_to_string(&file).unwrap();
     project.write("queries/web_traffic_daily.sql", &daily);
-    let version = daily
-        .lines()
-        .next()
+    let version = model::Model::parse(&file, daily, false)
         .unwrap()
-        .trim_start_matches("-- version: ");
+        .header
+        .version;
     let key = format!("web_traffic_daily/v{version}");
     project.write(
         "data/events_20240105.json",
