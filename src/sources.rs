@@ -19,6 +19,17 @@ pub struct InputFile {
     pub display: String,
     /// The file name alone; recorded in every row as `source_file`.
     pub name: String,
+    /// Size, modification time and entity tag as the store listed them (see
+    /// [`crate::load::seen`]).
+    pub listed: Option<Listed>,
+}
+
+/// A file's size, modification time and entity tag, as listed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub size: u64,
+    pub modified: chrono::DateTime<chrono::Utc>,
+    pub e_tag: Option<String>,
 }
 
 /// `*` matches any run of characters, `?` one character.
@@ -62,6 +73,11 @@ pub async fn expand(project_dir: &Path, path: &str) -> Result<Vec<InputFile>> {
                     Path::new(path).with_file_name(&name).display().to_string()
                 },
                 name,
+                listed: Some(Listed {
+                    size: m.size,
+                    modified: m.last_modified,
+                    e_tag: m.e_tag.clone(),
+                }),
             })
         })
         .collect();

@@ -28,12 +28,17 @@ pub struct Overrides {
     /// Bytes of memory before the engine spills.
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
+    /// Hash every input file, even one listed as it was when loaded (see
+    /// [`crate::load::seen`]).
+    pub rehash: bool,
 }
 
 pub struct Workspace {
     pub project: Project,
     pub warehouse: Warehouse,
     pub engine: EngineOptions,
+    /// See [`Overrides::rehash`].
+    pub rehash: bool,
 }
 
 impl Workspace {
@@ -59,6 +64,7 @@ impl Workspace {
             project,
             warehouse,
             engine,
+            rehash: overrides.rehash,
         })
     }
 
@@ -91,7 +97,7 @@ impl Workspace {
 
     /// Loads every configured source (see [`crate::load::load`]).
     pub async fn load(&self, observer: &dyn Observer) -> Result<LoadReport> {
-        crate::load::load(&self.project, &self.warehouse, observer).await
+        crate::load::load(&self.project, &self.warehouse, observer, self.rehash).await
     }
 
     /// A runner of the models on `session` (from [`Workspace::session`]), reporting to

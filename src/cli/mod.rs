@@ -68,6 +68,11 @@ pub struct GlobalArgs {
     /// The Ballista scheduler, df://HOST:PORT. Overrides `engine.scheduler` in config/sources.yaml.
     #[arg(long, global = true, env = "CLEARSIGHT_SCHEDULER", value_parser = parse_scheduler)]
     pub scheduler: Option<String>,
+    /// Hash every input file again. By default `load` and `build` skip a file listed with the
+    /// size and modification time it had when it was loaded, without reading it (as git and
+    /// rsync trust a file's stat); a file changed without either changing needs this flag.
+    #[arg(long, global = true, env = "CLEARSIGHT_REHASH")]
+    pub rehash: bool,
     /// No progress lines on stderr.
     #[arg(long, short, global = true, env = "CLEARSIGHT_QUIET")]
     pub quiet: bool,
@@ -273,6 +278,7 @@ impl Context {
             scheduler: args.scheduler.clone(),
             memory_limit: args.memory_limit,
             spill_dir: args.spill_dir.clone(),
+            rehash: args.rehash,
         };
         Ok(Context {
             workspace: Workspace::open(&args.project, &overrides)?,

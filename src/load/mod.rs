@@ -10,6 +10,7 @@ pub mod csv_reader;
 pub mod ga4;
 pub mod numbers;
 pub mod rows;
+pub mod seen;
 pub mod spend;
 pub mod text;
 pub mod values;
@@ -169,21 +170,16 @@ async fn load_file(
     cfg: &SourcesConfig,
     source: &Source,
     input: &InputFile,
+    known_hash: Option<&str>,
 ) -> Result<FileLoad> {
     let started = Instant::now();
-    let bytes = read_input(input).await?;
-    let hashed = bytes.clone();
-    let hash = tokio::task::spawn_blocking(move || xxhash_rust::xxh3::xxh3_128(&hashed))
-        .await
-        .map_err(|e| Error::warehouse(&input.display, e))?;
-    let hash = format!("{hash:032x}");
     let table = source.kind.table();
-    let mut load = FileLoad {
+    let entry = |hash: &str, bytes: u64| FileLoad {
         file: input.display.clone(),
         kind: source.kind,
         table: table.to_string(),
-        content_hash: hash.clone(),
-        bytes: bytes.len() as u64,
+        content_hash: hash.to_string(),
+        bytes,
         rows_read: 0,
         rows_loaded: 0,
         rows_quarantined: 0,
@@ -192,19 +188,51 @@ async fn load_file(
         seconds: started.elapsed().as_secs_f64(),
         format: table_format(table),
     };
-    if let Some(previous) = warehouse.get(&manifest_path(&hash)).await? {
-        let previous: FileLoad = serde_json::from_slice(&previous)
-            .map_err(|e| Error::warehouse(warehouse.url_of(&manifest_path(&hash)), e))?;
-        if previous.format < load.format {
-            return parse_and_write(warehouse, cfg, source, input, bytes, load, true).await;
+    // Listed as when it was loaded: skipped without reading it (see `seen`).
+    if let (Some(hash), Some(listed)) = (known_hash, &input.listed) {
+        if let Loaded::Already(load) = loaded(warehouse, entry(hash, listed.size)).await? {
+            return Ok(load);
         }
-        load.rows_read = previous.rows_read;
-        load.rows_loaded = previous.rows_loaded;
-        load.rows_quarantined = previous.rows_quarantined;
-        load.skipped = true;
-        return Ok(load);
     }
-    parse_and_write(warehouse, cfg, source, input, bytes, load, false).await
+    let bytes = read_input(input).await?;
+    let hashed = bytes.clone();
+    let hash = tokio::task::spawn_blocking(move || xxhash_rust::xxh3::xxh3_128(&hashed))
+        .await
+        .map_err(|e| Error::warehouse(&input.display, e))?;
+    let load = entry(&format!("{hash:032x}"), bytes.len() as u64);
+    match loaded(warehouse, load.clone()).await? {
+        Loaded::Already(load) => Ok(load),
+        Loaded::InOlderFormat => {
+            parse_and_write(warehouse, cfg, source, input, bytes, load, true).await
+        }
+        Loaded::Not => parse_and_write(warehouse, cfg, source, input, bytes, load, false).await,
+    }
+}
+
+/// Whether the content of a file was loaded before, by its manifest entry.
+enum Loaded {
+    /// Yes: `load` with the counts of then, skipped.
+    Already(FileLoad),
+    /// Yes, in an older [`table_format`]: to be loaded again.
+    InOlderFormat,
+    Not,
+}
+
+async fn loaded(warehouse: &Warehouse, mut load: FileLoad) -> Result<Loaded> {
+    let path = manifest_path(&load.content_hash);
+    let Some(previous) = warehouse.get(&path).await? else {
+        return Ok(Loaded::Not);
+    };
+    let previous: FileLoad = serde_json::from_slice(&previous)
+        .map_err(|e| Error::warehouse(warehouse.url_of(&path), e))?;
+    if previous.format < load.format {
+        return Ok(Loaded::InOlderFormat);
+    }
+    load.rows_read = previous.rows_read;
+    load.rows_loaded = previous.rows_loaded;
+    load.rows_quarantined = previous.rows_quarantined;
+    load.skipped = true;
+    Ok(Loaded::Already(load))
 }
 
 /// One file parsed and encoded: its counts and its Parquet files (none when empty).
@@ -303,12 +331,16 @@ async fn parse_and_write(
 
 /// Loads every configured source. Files that cannot be read at all are reported in
 /// `unreadable`; rows that fail validation are quarantined and the rest of the file loads.
+/// A file listed with the size and modification time it had when loaded is skipped without
+/// being read, unless `rehash` ([`seen`]).
 pub async fn load(
     project: &Project,
     warehouse: &Warehouse,
     observer: &dyn Observer,
+    rehash: bool,
 ) -> Result<LoadReport> {
     let started = Instant::now();
+    let mut seen = seen::SeenFiles::read(warehouse).await?;
     let mut report = LoadReport::default();
     let mut work = Vec::new();
     for source in &project.sources.sources {
@@ -326,9 +358,19 @@ pub async fn load(
     }
     let total = work.len();
     let cfg = &project.sources;
-    let mut results = futures::stream::iter(work.iter().map(|(source, input)| async move {
-        (input, load_file(warehouse, cfg, source, input).await)
-    }))
+    let known = |input: &InputFile| match rehash {
+        true => None,
+        false => seen.unchanged_hash(input).map(str::to_string),
+    };
+    let known: Vec<Option<String>> = work.iter().map(|(_, input)| known(input)).collect();
+    let mut results = futures::stream::iter(work.iter().zip(&known).map(
+        |((source, input), hash)| async move {
+            (
+                input,
+                load_file(warehouse, cfg, source, input, hash.as_deref()).await,
+            )
+        },
+    ))
     .buffer_unordered(2);
     let mut done = 0;
     while let Some((input, result)) = results.next().await {
@@ -342,6 +384,7 @@ pub async fn load(
                         load: &load,
                     });
                 }
+                seen.record(input, &load.content_hash);
                 report.files.push(load);
             }
             Err(Error::UnreadableInput { file, message }) => {
@@ -364,6 +407,8 @@ pub async fn load(
             }
         }
     }
+    // After every file's manifest entry, as those are.
+    seen.write(warehouse).await?;
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
     let skipped = report.files.iter().filter(|f| f.skipped).count();
     if skipped > 0 {

@@ -18,6 +18,7 @@ mod loader;
 mod memory;
 mod nightly;
 mod real_exports;
+mod reload;
 mod report;
 mod review;
 mod runner;

@@ -1,0 +1,104 @@
+//! A reload trusts a file listed with the size and modification time it had when it was
+//! loaded (`src/load/seen.rs`): it is skipped without being read.
+
+use std::time::{Duration, SystemTime};
+
+use clearsight::observe::Silent;
+use clearsight::workspace::{Overrides, Workspace};
+
+use crate::support::{rows, TestProject};
+
+const SOURCES: &str = "warehouse: warehouse\nreporting_currency: USD\nsources:\n  - {kind: generic_spend, path: spend/costs.csv}\n";
+const HEADER: &str = "date,platform,campaign,cost,impressions,clicks\n";
+
+/// Writes the spend file with `cost` and sets its modification time to `modified`.
+fn write_costs(project: &TestProject, cost: &str, modified: SystemTime) {
+    project.write(
+        "spend/costs.csv",
+        &format!("{HEADER}2024-01-05,dv360,Display Prospecting,{cost},40000,30\n"),
+    );
+    let file = std::fs::File::options()
+        .write(true)
+        .open(project.path().join("spend/costs.csv"))
+        .unwrap();
+    file.set_modified(modified).unwrap();
+}
+
+async fn spend(ctx: &Workspace) -> Vec<Vec<String>> {
+    let session = ctx.session().await.unwrap();
+    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
+        .await
+        .unwrap();
+    rows(&session, "SELECT cost FROM ad_spend ORDER BY cost").await
+}
+
+#[tokio::test]
+async fn a_file_listed_as_it_was_loaded_is_skipped_unread_and_rehash_reads_it() {
+    let project = TestProject::new(SOURCES);
+    let day_ago = SystemTime::now() - Duration::from_secs(86_400);
+    write_costs(&project, "20.5", day_ago);
+    let ctx = project.workspace();
+    let first = ctx.load(&Silent).await.unwrap();
+    assert_eq!((first.files.len(), first.files[0].skipped), (1, false));
+
+    // Other bytes, same size, same time: the listing cannot tell, so the file is not read.
+    write_costs(&project, "30.5", day_ago);
+    let again = ctx.load(&Silent).await.unwrap();
+    assert!(again.files[0].skipped);
+    assert_eq!(again.files[0].content_hash, first.files[0].content_hash);
+    assert_eq!(
+        again.files[0].rows_loaded, 1,
+        "the counts of the first load"
+    );
+    assert_eq!(spend(&ctx).await, vec![vec!["20.5".to_string()]]);
+
+    // --rehash reads and hashes it: new content, loaded.
+    let overrides = Overrides {
+        rehash: true,
+        ..Default::default()
+    };
+    let rehashed = Workspace::open(project.path(), &overrides).unwrap();
+    let third = rehashed.load(&Silent).await.unwrap();
+    assert!(!third.files[0].skipped);
+    assert_ne!(third.files[0].content_hash, first.files[0].content_hash);
+    assert!(spend(&ctx).await.contains(&vec!["30.5".to_string()]));
+}
+
+#[tokio::test]
+async fn a_file_modified_after_its_recording_is_hashed_again() {
+    // A modification time at or after the recording (the same clock tick, or a clock ahead)
+    // cannot vouch for the bytes: the file is read and hashed on every load.
+    let project = TestProject::new(SOURCES);
+    let ahead = SystemTime::now() + Duration::from_secs(3_600);
+    write_costs(&project, "20.5", ahead);
+    let ctx = project.workspace();
+    let first = ctx.load(&Silent).await.unwrap();
+    write_costs(&project, "30.5", ahead);
+    let again = ctx.load(&Silent).await.unwrap();
+    assert!(!again.files[0].skipped);
+    assert_ne!(again.files[0].content_hash, first.files[0].content_hash);
+}
+
+#[tokio::test]
+async fn a_touched_file_with_the_same_bytes_is_hashed_and_skipped() {
+    let project = TestProject::new(SOURCES);
+    write_costs(
+        &project,
+        "20.5",
+        SystemTime::now() - Duration::from_secs(86_400),
+    );
+    let ctx = project.workspace();
+    let first = ctx.load(&Silent).await.unwrap();
+    write_costs(
+        &project,
+        "20.5",
+        SystemTime::now() - Duration::from_secs(3_600),
+    );
+    let again = ctx.load(&Silent).await.unwrap();
+    assert!(
+        again.files[0].skipped,
+        "same bytes: skipped by the manifest"
+    );
+    assert_eq!(again.files[0].content_hash, first.files[0].content_hash);
+    assert_eq!(spend(&ctx).await, vec![vec!["20.5".to_string()]]);
+}
