@@ -139,7 +139,14 @@ impl Runner<'_> {
                 version.fingerprint = fingerprint.clone();
                 version.input_fingerprints = inputs.clone();
                 node.rows = Some(version.rows);
-                node.tests = audit::run_tests(&self.ctx, &m.name, &m.header.tests).await;
+                node.tests = match (&version.partitions_rebuilt, &m.header.partition_by) {
+                    (Some(values), Some(column)) => {
+                        let rebuilt = audit::Rebuilt { column, values };
+                        audit::run_tests_rebuilt(&self.ctx, &m.name, &m.header.tests, &rebuilt)
+                            .await
+                    }
+                    _ => audit::run_tests(&self.ctx, &m.name, &m.header.tests).await,
+                };
                 if node.tests.iter().any(|t| !t.passed) {
                     node.status = NodeStatus::Failed;
                 }

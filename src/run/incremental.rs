@@ -166,6 +166,15 @@ async fn new_files_session(
 
 /// The model's SQL restricted to `days` of its partition column.
 pub fn restricted_sql(m: &Model, col: &str, days: &[String]) -> String {
+    format!(
+        "SELECT * FROM ({}) AS model_rows WHERE {}",
+        m.statement(),
+        partition_filter(col, days)
+    )
+}
+
+/// A condition keeping the rows whose partition column `col` (as text) is one of `days`.
+pub fn partition_filter(col: &str, days: &[String]) -> String {
     let list = if days.is_empty() {
         "NULL".to_string()
     } else {
@@ -175,8 +184,8 @@ pub fn restricted_sql(m: &Model, col: &str, days: &[String]) -> String {
             .join(", ")
     };
     format!(
-        "SELECT * FROM ({}) AS model_rows WHERE CAST(\"{col}\" AS VARCHAR) IN ({list})",
-        m.statement()
+        "CAST(\"{}\" AS VARCHAR) IN ({list})",
+        col.replace('"', "\"\"")
     )
 }
 

@@ -303,3 +303,49 @@ async fn incremental_model_rebuilds_only_the_days_of_new_files() {
     assert_eq!(published.models[&key].partitions_rebuilt, None);
     assert_eq!(published.models[&key].rows, 3);
 }
+
+/// After an incremental build, the row tests run over the rebuilt days only; a bad row there
+/// still fails the run.
+#[tokio::test]
+async fn a_nightly_tests_the_rebuilt_days_and_still_catches_a_bad_row() {
+    const JAN5: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
+    const DAY: i64 = 86_400_000_000;
+    let project = TestProject::new(
+        "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
+    );
+    std::fs::remove_dir_all(project.path().join("queries")).unwrap();
+    project.write(
+        "queries/daily_users.sql",
+        "-- version: 1\n-- materialized: incremental\n-- partition_by: day\n-- tests:\n\
+         --   - accepted_values: {column: user_pseudo_id, values: [a, b]}\n\
+         SELECT DISTINCT CAST(event_at AS DATE) AS day, user_pseudo_id FROM ga_events\n",
+    );
+    project.write(
+        "data/events_20240105.json",
+        &(ga_line("a", JAN5 + 1) + &ga_line("b", JAN5 + 2)),
+    );
+    let ctx = project.workspace();
+    ctx.load(&Silent).await.unwrap();
+    assert!(
+        run(&project, RunOptions::default())
+            .await
+            .unwrap()
+            .published
+    );
+
+    project.write("data/events_20240106.json", &ga_line("z", JAN5 + DAY + 5));
+    ctx.load(&Silent).await.unwrap();
+    let night = run(&project, RunOptions::default()).await.unwrap();
+    assert!(!night.published);
+    let node = night
+        .nodes
+        .iter()
+        .find(|n| n.name == "daily_users")
+        .unwrap();
+    assert_eq!(node.status, NodeStatus::Failed);
+    assert_eq!(
+        node.message.as_deref(),
+        Some("incremental: rebuilt 1 partition(s)")
+    );
+    assert_eq!(node.tests[0].failing_rows, 1, "user z, on the new day");
+}
