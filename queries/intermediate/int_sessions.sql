@@ -1,5 +1,6 @@
--- version: 7
--- materialized: table
+-- version: 8
+-- materialized: incremental
+-- partition_by: session_id_day
 -- description: >
 --   One row per GA session (user_pseudo_id, ga_session_id): its start and its traffic source by
 --   the first rule that applies (SPEC section 3): gclid, then the earliest manual/UTM source,
@@ -9,10 +10,16 @@
 --   (user_pseudo_id:ga_session_id) is built here once; touches carry it. Events at the same
 --   instant are taken in file order (export file name, then line). Built from stg_ga_sessions
 --   (one row per session and export file), so a nightly build reads only the new day's events.
+--   Incremental: a nightly build rebuilds the sessions of the days (session_id_day) that the
+--   new export file's sessions belong to, the day before included for one that crossed midnight,
+--   from every file they have rows in; the other days' folders are carried over.
 -- tests:
 --   - not_null: [user_pseudo_id, ga_session_id, session_start, session_month, source, medium, campaign, channel]
---   - unique: [user_pseudo_id, ga_session_id]
---   - unique: [session_key]
+--   # The grain, (user_pseudo_id, ga_session_id), and session_key unique. session_id_day is a
+--   # function of ga_session_id, so with it in the key the test says the same, and a nightly
+--   # build tests only the days it rebuilt.
+--   - unique: [session_id_day, user_pseudo_id, ga_session_id]
+--   - unique: [session_id_day, session_key]
 WITH
 -- A session has a row for every export file it has events in (one, or two across midnight):
 -- its start is the earliest, its gclid the smallest, and each traffic field the one of the
@@ -75,5 +82,9 @@ SELECT
     source,
     medium,
     campaign,
-    channel_group(source, medium, campaign) AS channel
+    channel_group(source, medium, campaign) AS channel,
+    -- GA4 stamps a session's id with its start, in seconds: this is the UTC day number the
+    -- session started on. A function of the key (not of its rows), so a nightly build's
+    -- restriction to some days reaches stg_ga_sessions' scan through the aggregate.
+    ga_session_id / 86400 AS session_id_day
 FROM sourced

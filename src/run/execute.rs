@@ -24,6 +24,10 @@ pub struct StepContext<'a> {
     pub previous: &'a Published,
     /// The loaded and settings tables.
     pub sources: &'a BTreeSet<String>,
+    /// The names of the incremental models.
+    pub incremental: &'a BTreeSet<String>,
+    /// This run's versions of the models this one reads, by name.
+    pub upstream: BTreeMap<String, ModelVersion>,
     pub full_refresh: bool,
 }
 
@@ -183,12 +187,19 @@ impl Runner<'_> {
         let mut rebuilt = None;
         let mut written = None;
         if m.header.materialized == Materialization::Incremental {
-            let col = incremental::validate(m, step.sources)?;
+            let col = incremental::validate(m, step.sources, step.incremental)?;
             if let Some((old, old_dir)) = reusable {
-                if let Some(added) = incremental::appended(&old.input_files, &input_files) {
-                    let days =
-                        incremental::changed_partitions(&self.ctx, self.warehouse, m, &col, &added)
-                            .await?;
+                let added = incremental::appended(&old.input_files, &input_files);
+                if let (Some(added), Some(upstream)) = (added, upstream_changes(step, old)) {
+                    let days = incremental::changed_partitions(
+                        &self.ctx,
+                        self.warehouse,
+                        m,
+                        &col,
+                        &added,
+                        &upstream,
+                    )
+                    .await?;
                     let sql = incremental::restricted_sql(m, &col, &days);
                     let mut w = self.write(m, dir, Some(&sql)).await?;
                     incremental::carry_partitions(self.warehouse, &old_dir, dir, &col, &days)
@@ -255,7 +266,7 @@ impl Runner<'_> {
             .map_err(|e| fail(&e))?;
         let rows = count_of(&written);
         if rows == 0 && sql.is_none() {
-            self.write_empty(m, dir, &schema).await?;
+            self.write_empty(m, dir, &schema, partition_type).await?;
         }
         Ok(Written {
             rows,
@@ -264,16 +275,22 @@ impl Runner<'_> {
         })
     }
 
-    /// An empty output still has a schema for its readers: one empty file.
+    /// An empty output still has a schema for its readers: one empty file (in a folder whose
+    /// partition value reads back as the column's type; it holds no row).
     async fn write_empty(
         &self,
         m: &Model,
         dir: &str,
         schema: &datafusion::arrow::datatypes::Schema,
+        partition_type: Option<PartitionType>,
     ) -> Result<()> {
+        let value = match partition_type {
+            Some(PartitionType::Int64) => "0",
+            _ => "1970-01-01",
+        };
         let (path, fields) = match &m.header.partition_by {
             Some(col) => (
-                format!("{dir}/{col}=1970-01-01/empty.parquet"),
+                format!("{dir}/{col}={value}/empty.parquet"),
                 schema
                     .fields()
                     .iter()
@@ -290,6 +307,22 @@ impl Runner<'_> {
         let bytes = crate::warehouse::parquet_bytes(file_schema, &[])?;
         self.warehouse.put(&path, bytes).await
     }
+}
+
+/// How each upstream model changed since `built` read it; `None` when one cannot tell.
+fn upstream_changes(
+    step: &StepContext<'_>,
+    built: &ModelVersion,
+) -> Option<BTreeMap<String, incremental::UpstreamChange>> {
+    let mut changes = BTreeMap::new();
+    for (name, now) in &step.upstream {
+        let key = format!("{}/v{}", now.model, now.version);
+        let before = (step.previous.models.get(&key)).map(|b| (b, step.previous.dir_of(&key)));
+        let now_dir = format!("_runs/{}/marts/{key}", now.run_id);
+        let change = incremental::upstream_change(name, built, before, (now, now_dir))?;
+        changes.insert(name.clone(), change);
+    }
+    Some(changes)
 }
 
 fn model_error(m: &Model, e: &dyn std::fmt::Display) -> Error {

@@ -6,7 +6,13 @@
 //! partition column are the days to rebuild; those days are then rebuilt from all the files.
 //! This holds for any model whose output rows for a day come from input rows of that day (a
 //! daily aggregate). A removed or replaced input file, a changed SQL or setting, or
-//! `--full-refresh` rebuilds every day. Incremental models read loaded tables and settings only.
+//! `--full-refresh` rebuilds every day.
+//!
+//! An incremental model may also read incremental models (`int_sessions` reads
+//! `stg_ga_sessions`). Their "new rows" are the partitions they rebuilt in this run, as they are
+//! now and as they were (a row that left such a partition changes the model too). The model's
+//! partitions must then be a function of keys it groups by, so that the days found hold every
+//! row a changed key contributes to, and the restriction reaches the upstream scan.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -25,6 +31,8 @@ use datafusion::prelude::SessionContext;
 use object_store::path::PathPart;
 
 use super::model::Model;
+use super::publish::ModelVersion;
+use super::tables::register_parquet_dir;
 use crate::error::{Error, Result};
 use crate::warehouse::schema;
 use crate::warehouse::Warehouse;
@@ -69,23 +77,67 @@ pub fn appended(
     Some(added)
 }
 
-/// Checks that an incremental model can be built incrementally.
-pub fn validate(m: &Model, sources: &BTreeSet<String>) -> Result<String> {
+/// Checks that an incremental model can be built incrementally: it reads loaded tables,
+/// settings and `incremental` models only.
+pub fn validate(
+    m: &Model,
+    sources: &BTreeSet<String>,
+    incremental: &BTreeSet<String>,
+) -> Result<String> {
     let col = m.header.partition_by.clone().ok_or_else(|| {
         Error::config(
             m.file.display().to_string(),
             "an incremental model needs `partition_by: <day column>`",
         )
     })?;
-    if let Some(t) = m.reads.iter().find(|t| !sources.contains(*t)) {
+    let readable = |t: &String| sources.contains(t) || incremental.contains(t);
+    if let Some(t) = m.reads.iter().find(|t| !readable(t)) {
         return Err(Error::config(
             m.file.display().to_string(),
             format!(
-                "an incremental model reads loaded tables and settings only, not the model {t:?}"
+                "an incremental model reads loaded tables, settings and incremental models only, not the model {t:?}"
             ),
         ));
     }
     Ok(col)
+}
+
+/// How an incremental model read by another changed since that one was last built.
+pub enum UpstreamChange {
+    /// The same files.
+    Unchanged,
+    /// Rebuilt in these partitions only: their rows were in `before_dir`, are in `now_dir`.
+    Partitions {
+        version: ModelVersion,
+        values: Vec<String>,
+        before_dir: String,
+        now_dir: String,
+    },
+}
+
+/// How upstream model `name` changed since `built` (the reader's published version) read it:
+/// `before` and `now` are its published and current versions with their folders. `None` when
+/// it cannot tell (built in full, or `built` read another version): rebuild everything.
+pub fn upstream_change(
+    name: &str,
+    built: &ModelVersion,
+    before: Option<(&ModelVersion, String)>,
+    now: (&ModelVersion, String),
+) -> Option<UpstreamChange> {
+    let (before, before_dir) = before?;
+    if built.input_fingerprints.get(name) != Some(&before.fingerprint) {
+        return None;
+    }
+    let (now, now_dir) = now;
+    if now.built_by == before.built_by && now.fingerprint == before.fingerprint {
+        return Some(UpstreamChange::Unchanged);
+    }
+    Some(UpstreamChange::Partitions {
+        values: now.partitions_rebuilt.clone()?,
+        version: now.clone(),
+        before_dir,
+        now_dir,
+    })
 }
 
 /// Partition values (as text) the model produces from just the `added` files.
@@ -95,8 +147,9 @@ pub async fn changed_partitions(
     m: &Model,
     col: &str,
     added: &BTreeMap<String, Vec<String>>,
+    upstream: &BTreeMap<String, UpstreamChange>,
 ) -> Result<Vec<String>> {
-    let ctx = &new_files_session(ctx, warehouse, m, added).await?;
+    let ctx = &new_files_session(ctx, warehouse, m, added, upstream).await?;
     let sql = format!(
         "SELECT DISTINCT CAST(\"{col}\" AS VARCHAR) AS day FROM ({}) AS new_rows WHERE \"{col}\" IS NOT NULL ORDER BY day",
         m.statement()
@@ -119,7 +172,7 @@ pub async fn changed_partitions(
 }
 
 /// A session with `ctx`'s settings and functions whose own catalog holds the tables `m` reads,
-/// each loaded one restricted to its `added` files. The shared catalog is never changed: it
+/// each loaded one restricted to its `added` files, each upstream model to its changed rows. The shared catalog is never changed: it
 /// used to be (the loaded tables swapped for their new files, then put back), and a model built
 /// at the same time (`--jobs`) then read only the new files, or put the swapped table back.
 async fn new_files_session(
@@ -127,6 +180,7 @@ async fn new_files_session(
     warehouse: &Warehouse,
     m: &Model,
     added: &BTreeMap<String, Vec<String>>,
+    upstream: &BTreeMap<String, UpstreamChange>,
 ) -> Result<SessionContext> {
     let state = ctx.state();
     let names = state.config().options().catalog.clone();
@@ -139,6 +193,10 @@ async fn new_files_session(
         .build();
     let session = SessionContext::new_with_state(state);
     for table in &m.reads {
+        if let Some(change) = upstream.get(table) {
+            register_changed_rows(ctx, &session, warehouse, table, change).await?;
+            continue;
+        }
         let provider: Arc<dyn TableProvider> = match added.get(table) {
             Some(files) if files.is_empty() => {
                 Arc::new(MemTable::try_new(schema::for_table(table), vec![vec![]])?)
@@ -162,6 +220,57 @@ async fn new_files_session(
         session.register_table(table.as_str(), provider)?;
     }
     Ok(session)
+}
+
+/// Registers in `session`, as `name`, the rows of an upstream model that changed: none, or its
+/// rebuilt partitions as they were and as they are.
+async fn register_changed_rows(
+    ctx: &SessionContext,
+    session: &SessionContext,
+    warehouse: &Warehouse,
+    name: &str,
+    change: &UpstreamChange,
+) -> Result<()> {
+    let UpstreamChange::Partitions {
+        version,
+        values,
+        before_dir,
+        now_dir,
+    } = change
+    else {
+        let schema = ctx.table_provider(name).await?.schema();
+        session.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+        return Ok(());
+    };
+    let (Some(col), Some(t)) = (&version.partition_by, &version.partition_type) else {
+        return Err(Error::Usage(format!(
+            "the incremental model {name} has no partition column"
+        )));
+    };
+    let partitions = vec![(col.clone(), t.data_type())];
+    let mut parts = Vec::new();
+    for (side, dir) in [("now", now_dir), ("before", before_dir)] {
+        if warehouse.list(&format!("{dir}/")).await?.is_empty() {
+            continue;
+        }
+        let alias = format!("{name}__{side}");
+        register_parquet_dir(
+            session,
+            &alias,
+            &warehouse.url_of(dir),
+            None,
+            partitions.clone(),
+        )
+        .await?;
+        let filter = partition_filter(col, values);
+        parts.push(format!("SELECT * FROM \"{alias}\" WHERE {filter}"));
+    }
+    let sql = match parts.is_empty() {
+        true => return Err(Error::Usage(format!("no files of the model {name}"))),
+        false => parts.join(" UNION ALL "),
+    };
+    session.register_table(name, session.sql(&sql).await?.into_view())?;
+    Ok(())
 }
 
 /// The model's SQL restricted to `days` of its partition column.
@@ -326,5 +435,62 @@ mod tests {
             3,
             "the old run is untouched"
         );
+    }
+
+    /// A version of `stg` built by `run`, with `fingerprint`, rebuilding `days` (None: all).
+    fn version(run: &str, fingerprint: &str, days: Option<&[&str]>) -> ModelVersion {
+        serde_json::from_value(serde_json::json!({
+            "model": "stg", "version": 1, "run_id": run, "built_by": run,
+            "fingerprint": fingerprint, "input_fingerprints": {}, "rows": 1,
+            "schema_hash": "s", "partition_by": "day", "partition_type": "Date32",
+            "partitions_rebuilt": days,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_upstream_change_is_known_only_against_the_version_the_reader_read() {
+        let mut reader = version("r1", "reader", None);
+        reader.input_fingerprints.insert("stg".into(), "f1".into());
+        let before = version("r1", "f1", None);
+        let at = |v: &ModelVersion| (v.clone(), format!("_runs/{}/marts/stg/v1", v.run_id));
+        let change_for =
+            |reader: &ModelVersion, before: Option<&ModelVersion>, now: &ModelVersion| {
+                let before = before.map(at);
+                let before = before.as_ref().map(|(v, d)| (v, d.clone()));
+                let (now, dir) = at(now);
+                upstream_change("stg", reader, before, (&now, dir))
+            };
+        let change =
+            |before: Option<&ModelVersion>, now: &ModelVersion| change_for(&reader, before, now);
+        // Carried over unchanged: no new rows.
+        let mut carried = before.clone();
+        carried.run_id = "r2".into();
+        assert!(matches!(
+            change(Some(&before), &carried),
+            Some(UpstreamChange::Unchanged)
+        ));
+        // Rebuilt in one day: that day, before (r1's folder) and now (r2's).
+        let rebuilt = version("r2", "f2", Some(&["2024-03-09"]));
+        let Some(UpstreamChange::Partitions {
+            values,
+            before_dir,
+            now_dir,
+            ..
+        }) = change(Some(&before), &rebuilt)
+        else {
+            panic!("one day rebuilt");
+        };
+        assert_eq!(values, ["2024-03-09"]);
+        assert_eq!(
+            (before_dir.as_str(), now_dir.as_str()),
+            ("_runs/r1/marts/stg/v1", "_runs/r2/marts/stg/v1")
+        );
+        // Rebuilt in full, never published before, or the reader read another version: unknown.
+        assert!(change(Some(&before), &version("r2", "f2", None)).is_none());
+        assert!(change(None, &rebuilt).is_none());
+        let mut other = reader.clone();
+        other.input_fingerprints.insert("stg".into(), "f0".into());
+        assert!(change_for(&other, Some(&before), &rebuilt).is_none());
     }
 }

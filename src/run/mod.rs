@@ -198,12 +198,20 @@ impl Runner<'_> {
             sources,
         } = *planned;
         let run_id = next.run_id.clone();
-        let execute = |i: usize| {
+        let incremental: BTreeSet<String> = models
+            .iter()
+            .filter(|m| m.header.materialized == model::Materialization::Incremental)
+            .map(|m| m.name.clone())
+            .collect();
+        let incremental = &incremental;
+        let execute = |i: usize, upstream: BTreeMap<String, ModelVersion>| {
             let step: &plan::Step = &steps[i];
             let context = execute::StepContext {
                 model: &models[step.model],
                 previous,
                 sources,
+                incremental,
+                upstream,
                 full_refresh: options.full_refresh,
             };
             let run_id = &run_id;
@@ -219,7 +227,8 @@ impl Runner<'_> {
         let mut stop = false;
         loop {
             if !stop {
-                running.extend(schedule.start_ready().into_iter().map(execute));
+                let ready = schedule.start_ready().into_iter();
+                running.extend(ready.map(|i| execute(i, upstream_of(models, &steps[i], next))));
             }
             let Some((i, t0, result)) = running.next().await else {
                 return Ok(());
@@ -269,4 +278,18 @@ impl Runner<'_> {
         let keep = [next.run_id.as_str(), previous.run_id.as_str()];
         publish::collect_garbage(self.warehouse, &keep).await
     }
+}
+
+/// This run's versions (so far) of the models `step` reads, by name.
+fn upstream_of(
+    models: &[model::Model],
+    step: &plan::Step,
+    next: &Published,
+) -> BTreeMap<String, ModelVersion> {
+    let reads = &models[step.model].reads;
+    models
+        .iter()
+        .filter(|m| reads.contains(&m.name))
+        .filter_map(|m| Some((m.name.clone(), next.models.get(&m.output_dir())?.clone())))
+        .collect()
 }

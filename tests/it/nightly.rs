@@ -64,6 +64,11 @@ async fn a_session_across_midnight_merges_and_the_nightly_equals_a_full_build() 
         message(&second, "stg_ga_identities"),
         Some("incremental: rebuilt 1 partition(s)")
     );
+    // The session's day (March 8, from its id), rebuilt from both files.
+    assert_eq!(
+        message(&second, "int_sessions"),
+        Some("incremental: rebuilt 1 partition(s)")
+    );
     let ctx = nightly.workspace();
     let session = ctx.query_session().await.unwrap();
     // Started before midnight (night one's event); its gclid and campaign came after.
@@ -143,6 +148,15 @@ async fn nightly_on_generated_data_equals_a_full_build() {
         message(&second, "stg_ga_sessions"),
         Some("incremental: rebuilt 1 partition(s)")
     );
+    // The new day's sessions, and the day before's for those that crossed midnight: a few
+    // days of the history, not all of it.
+    let sessions = message(&second, "int_sessions").unwrap_or_default();
+    let days: usize = sessions
+        .trim_start_matches("incremental: rebuilt ")
+        .trim_end_matches(" partition(s)")
+        .parse()
+        .unwrap_or_else(|_| panic!("int_sessions: {sessions:?}"));
+    assert!((1..=2).contains(&days), "{sessions}");
 
     let full = TestProject::demo_generated(20_000);
     build(&full).await;
@@ -191,6 +205,7 @@ async fn finding_the_new_days_leaves_the_shared_tables_whole() {
             &model,
             "day",
             &added,
+            &std::collections::BTreeMap::new(),
         )
         .await
         .unwrap();
