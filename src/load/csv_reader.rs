@@ -1,7 +1,7 @@
 //! The CSV reader every CSV loader uses: it finds the header after a report's preamble, keeps
 //! each row's line number, skips totals and placeholders, and rejects malformed lines.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::rows::Rejection;
 
@@ -27,8 +27,19 @@ impl CsvRow<'_> {
 
     /// The trimmed value of a column; `""` when the file has no such column.
     pub fn get(&self, column: &str) -> &str {
+        // Lower-cased on the stack: this runs for every field of every row.
+        let mut buf = [0u8; 64];
+        let key = match column.len() <= buf.len() {
+            true => {
+                let b = &mut buf[..column.len()];
+                b.copy_from_slice(column.as_bytes());
+                b.make_ascii_lowercase();
+                std::str::from_utf8(b).expect("ASCII case changes keep UTF-8")
+            }
+            false => &column.to_ascii_lowercase(),
+        };
         self.index
-            .get(&column.to_ascii_lowercase())
+            .get(key)
             .and_then(|&i| self.record.get(i))
             .map(str::trim)
             .unwrap_or("")
@@ -177,7 +188,7 @@ impl Reading {
         let fields: Vec<String> = record.iter().map(|f| f.trim().to_string()).collect();
         if is_header(&fields) {
             // A duplicated column name (Meta's second `Ad set name`) reads the first one.
-            let mut first = HashMap::new();
+            let mut first = HashMap::default();
             for (i, f) in fields.iter().enumerate() {
                 first.entry(f.to_ascii_lowercase()).or_insert(i);
             }

@@ -10,6 +10,14 @@ pub use super::numbers::{amount, count};
 /// Impossible dates such as `2024-02-30` are rejected, never rolled over.
 pub fn timestamp_micros(raw: &str) -> Result<i64, String> {
     let s = raw.trim();
+    // A bare date first: it is exactly one, and the four formats below would each fail on it.
+    if s.len() <= 10 {
+        if let Ok(d) = date(s) {
+            return Ok(Utc
+                .from_utc_datetime(&d.and_time(NaiveTime::MIN))
+                .timestamp_micros());
+        }
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc).timestamp_micros());
     }
@@ -34,9 +42,26 @@ pub fn timestamp_micros(raw: &str) -> Result<i64, String> {
 /// A date, ISO `YYYY-MM-DD` or US `M/D/YYYY`.
 pub fn date(raw: &str) -> Result<NaiveDate, String> {
     let s = raw.trim();
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+    // `YYYY-MM-DD` without reading a format string, the CRM exports' common case.
+    iso_date(s)
+        .ok_or(())
+        .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d"))
         .or_else(|_| NaiveDate::parse_from_str(s, "%m/%d/%Y"))
         .map_err(|_| format!("not a valid date: {s:?}"))
+}
+
+/// `YYYY-MM-DD` exactly (ten characters, zero-padded), when it is a real date.
+fn iso_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)
 }
 
 /// Days since the epoch, for Arrow's Date32.
@@ -78,8 +103,14 @@ pub fn email_sha256(raw: &str) -> Option<String> {
     if s.is_empty() {
         return None;
     }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(s.as_bytes());
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    Some(hex)
 }
 
 /// An optional text field: trimmed, `None` when empty.
@@ -96,6 +127,22 @@ mod tests {
     fn feb_30_is_rejected_not_rolled_over() {
         assert!(timestamp_micros("2024-02-30T00:00:00Z").is_err());
         assert!(date("2024-02-30").is_err());
+    }
+
+    #[test]
+    fn dates_read_the_same_on_the_fast_path_and_the_formats() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(date("2024-03-09"), Ok(d(2024, 3, 9)));
+        assert_eq!(date(" 2024-12-31 "), Ok(d(2024, 12, 31)));
+        // Not zero-padded, or US order: the formats still read them.
+        assert_eq!(date("2024-3-9"), Ok(d(2024, 3, 9)));
+        assert_eq!(date("3/9/2024"), Ok(d(2024, 3, 9)));
+        assert!(date("2024-13-01").is_err() && date("2024-1x-01").is_err());
+        assert_eq!(
+            timestamp_micros("2024-03-09"),
+            Ok(1_709_942_400_000_000),
+            "midnight UTC"
+        );
     }
 
     #[test]
