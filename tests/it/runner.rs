@@ -231,14 +231,21 @@ fn ga_line(user: &str, at_micros: i64) -> String {
     ) + "\n"
 }
 
-#[tokio::test]
-async fn incremental_model_rebuilds_only_the_days_of_new_files() {
-    const JAN5: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
-    const DAY: i64 = 86_400_000_000;
+const JAN5: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
+const DAY: i64 = 86_400_000_000;
+
+/// A project loading GA4 files from `data/`, with no model yet.
+fn ga4_project_without_models() -> TestProject {
     let project = TestProject::new(
         "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
     );
     std::fs::remove_dir_all(project.path().join("queries")).unwrap();
+    project
+}
+
+#[tokio::test]
+async fn incremental_model_rebuilds_only_the_days_of_new_files() {
+    let project = ga4_project_without_models();
     let file = crate::support::repo().join("queries/staging/web_traffic_daily.sql");
     let daily = std::fs::read_to_string(&file).unwrap();
     project.write("queries/web_traffic_daily.sql", &daily);
@@ -308,12 +315,7 @@ async fn incremental_model_rebuilds_only_the_days_of_new_files() {
 /// still fails the run.
 #[tokio::test]
 async fn a_nightly_tests_the_rebuilt_days_and_still_catches_a_bad_row() {
-    const JAN5: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
-    const DAY: i64 = 86_400_000_000;
-    let project = TestProject::new(
-        "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
-    );
-    std::fs::remove_dir_all(project.path().join("queries")).unwrap();
+    let project = ga4_project_without_models();
     project.write(
         "queries/daily_users.sql",
         "-- version: 1\n-- materialized: incremental\n-- partition_by: day\n-- tests:\n\
