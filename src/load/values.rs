@@ -160,10 +160,10 @@ mod tests {
 
     #[test]
     fn booleans_are_strict() {
-        assert_eq!(boolean(" TRUE ").unwrap(), true);
-        assert_eq!(boolean("false").unwrap(), false);
-        assert_eq!(boolean("1").unwrap(), true);
-        assert_eq!(boolean(" 0 ").unwrap(), false);
+        assert!(boolean(" TRUE ").unwrap());
+        assert!(!boolean("false").unwrap());
+        assert!(boolean("1").unwrap());
+        assert!(!boolean(" 0 ").unwrap());
         for bad in ["", "yes", "2", "01"] {
             assert!(boolean(bad).is_err(), "{bad}");
         }

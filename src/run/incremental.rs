@@ -108,7 +108,7 @@ pub enum UpstreamChange {
     Unchanged,
     /// Rebuilt in these partitions only: their rows were in `before_dir`, are in `now_dir`.
     Partitions {
-        version: ModelVersion,
+        version: Box<ModelVersion>,
         values: Vec<String>,
         before_dir: String,
         now_dir: String,
@@ -134,7 +134,7 @@ pub fn upstream_change(
     }
     Some(UpstreamChange::Partitions {
         values: now.partitions_rebuilt.clone()?,
-        version: now.clone(),
+        version: Box::new(now.clone()),
         before_dir,
         now_dir,
     })
