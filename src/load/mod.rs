@@ -403,11 +403,14 @@ pub async fn load(
                     file: &input.display,
                     message: &other.to_string(),
                 });
+                // The files loaded so far need not be read again on the next try.
+                let _ = seen.write(warehouse).await;
                 return Err(other);
             }
         }
     }
-    // After every file's manifest entry, as those are.
+    // After every file's manifest entry, as those are; only the files listed today.
+    seen.keep_only(work.iter().map(|(_, input)| input));
     seen.write(warehouse).await?;
     report.files.sort_by(|a, b| a.file.cmp(&b.file));
     let skipped = report.files.iter().filter(|f| f.skipped).count();

@@ -70,6 +70,14 @@ impl SeenFiles {
         (same && settled).then_some(seen.content_hash.as_str())
     }
 
+    /// Forgets the files not among `listed` (removed from the inputs, or no longer matched), so
+    /// the record holds what the sources list today.
+    pub fn keep_only<'a>(&mut self, listed: impl IntoIterator<Item = &'a InputFile>) {
+        let urls: std::collections::BTreeSet<&str> =
+            listed.into_iter().map(|i| i.url.as_str()).collect();
+        self.files.retain(|url, _| urls.contains(url.as_str()));
+    }
+
     /// Records `input` as holding the bytes of `content_hash`, as listed now.
     pub fn record(&mut self, input: &InputFile, content_hash: &str) {
         if let Some(listed) = &input.listed {
@@ -138,5 +146,21 @@ mod tests {
         seen.record(&bare, "abc");
         bare.listed = None;
         assert_eq!(seen.unchanged_hash(&bare), None);
+    }
+
+    #[test]
+    fn files_no_longer_listed_are_forgotten() {
+        let day_ago = Utc::now() - chrono::Duration::days(1);
+        let (kept, gone) = (input(100, day_ago), {
+            let mut i = input(100, day_ago);
+            i.url = "file:///exports/events_20231231.json".into();
+            i
+        });
+        let mut seen = SeenFiles::default();
+        seen.record(&kept, "abc");
+        seen.record(&gone, "def");
+        seen.keep_only([&kept]);
+        assert_eq!(seen.unchanged_hash(&kept), Some("abc"));
+        assert_eq!(seen.unchanged_hash(&gone), None);
     }
 }
