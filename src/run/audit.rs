@@ -189,6 +189,9 @@ pub async fn run_tests_rebuilt(
         .iter()
         .cloned()
         .partition(|t| partition_local(t, rebuilt.column));
+    if local.is_empty() {
+        return run_tests(ctx, table, tests).await;
+    }
     let sql = format!(
         "SELECT * FROM {} WHERE {}",
         ident(table),
@@ -199,7 +202,7 @@ pub async fn run_tests_rebuilt(
         Ok(rows) => ctx.register_table(&view, rows.into_view()).is_ok(),
         Err(_) => false,
     };
-    if local.is_empty() || !registered {
+    if !registered {
         return run_tests(ctx, table, tests).await;
     }
     let mut outcomes = run_tests(ctx, &view, &local).await;
