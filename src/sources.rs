@@ -25,7 +25,7 @@ pub struct InputFile {
 }
 
 /// A file's size, modification time and entity tag, as listed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Listed {
     pub size: u64,
     pub modified: chrono::DateTime<chrono::Utc>,

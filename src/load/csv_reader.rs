@@ -25,8 +25,8 @@ impl CsvRow<'_> {
         self.preamble
     }
 
-    /// The trimmed value of a column; `""` when the file has no such column.
-    pub fn get(&self, column: &str) -> &str {
+    /// The position of a column, by its name in any case.
+    fn position(&self, column: &str) -> Option<usize> {
         // Lower-cased on the stack: this runs for every field of every row.
         let mut buf = [0u8; 64];
         let key = match column.len() <= buf.len() {
@@ -38,15 +38,19 @@ impl CsvRow<'_> {
             }
             false => &column.to_ascii_lowercase(),
         };
-        self.index
-            .get(key)
-            .and_then(|&i| self.record.get(i))
+        self.index.get(key).copied()
+    }
+
+    /// The trimmed value of a column; `""` when the file has no such column.
+    pub fn get(&self, column: &str) -> &str {
+        self.position(column)
+            .and_then(|i| self.record.get(i))
             .map(str::trim)
             .unwrap_or("")
     }
 
     pub fn has(&self, column: &str) -> bool {
-        self.index.contains_key(&column.to_ascii_lowercase())
+        self.position(column).is_some()
     }
 
     /// A rejection of this row for `field`.

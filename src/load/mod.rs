@@ -329,19 +329,12 @@ async fn parse_and_write(
     Ok(load)
 }
 
-/// Loads every configured source. Files that cannot be read at all are reported in
-/// `unreadable`; rows that fail validation are quarantined and the rest of the file loads.
-/// A file listed with the size and modification time it had when loaded is skipped without
-/// being read, unless `rehash` ([`seen`]).
-pub async fn load(
-    project: &Project,
-    warehouse: &Warehouse,
-    observer: &dyn Observer,
-    rehash: bool,
-) -> Result<LoadReport> {
-    let started = Instant::now();
-    let mut seen = seen::SeenFiles::read(warehouse).await?;
-    let mut report = LoadReport::default();
+/// Every input file of every configured source; a source that matches none, or cannot be
+/// listed, goes to the report's `unreadable`.
+async fn list_inputs<'p>(
+    project: &'p Project,
+    report: &mut LoadReport,
+) -> Vec<(&'p Source, InputFile)> {
     let mut work = Vec::new();
     for source in &project.sources.sources {
         match expand(&project.dir, &source.path).await {
@@ -356,13 +349,31 @@ pub async fn load(
             }),
         }
     }
+    work
+}
+
+/// Loads every configured source. Files that cannot be read at all are reported in
+/// `unreadable`; rows that fail validation are quarantined and the rest of the file loads.
+/// A file listed with the size and modification time it had when loaded is skipped without
+/// being read, unless `rehash` ([`seen`]).
+pub async fn load(
+    project: &Project,
+    warehouse: &Warehouse,
+    observer: &dyn Observer,
+    rehash: bool,
+) -> Result<LoadReport> {
+    let started = Instant::now();
+    let mut seen = seen::SeenFiles::read(warehouse).await?;
+    let mut report = LoadReport::default();
+    let work = list_inputs(project, &mut report).await;
     let total = work.len();
     let cfg = &project.sources;
-    let known = |input: &InputFile| match rehash {
-        true => None,
-        false => seen.unchanged_hash(input).map(str::to_string),
-    };
-    let known: Vec<Option<String>> = work.iter().map(|(_, input)| known(input)).collect();
+    let known: Vec<Option<String>> = (work.iter())
+        .map(|(_, input)| match rehash {
+            true => None,
+            false => seen.unchanged_hash(input).map(str::to_string),
+        })
+        .collect();
     let mut results = futures::stream::iter(work.iter().zip(&known).map(
         |((source, input), hash)| async move {
             (

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::sources::InputFile;
+use crate::sources::{InputFile, Listed};
 use crate::warehouse::Warehouse;
 
 const SEEN_PATH: &str = "_loads/seen.json";
@@ -25,13 +25,12 @@ const SEEN_PATH: &str = "_loads/seen.json";
 /// trusted.
 pub const RACY_SECONDS: i64 = 2;
 
-/// What was seen of one file.
+/// What was seen of one file: its listing (size, modification time, and the store's entity
+/// tag when it gives one: object stores; inode, time and size locally), and its content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Seen {
-    pub size: u64,
-    pub modified: DateTime<Utc>,
-    /// The store's entity tag, when it gives one (object stores; inode, time and size locally).
-    pub e_tag: Option<String>,
+    #[serde(flatten)]
+    pub listed: Listed,
     pub content_hash: String,
     pub recorded_at: DateTime<Utc>,
 }
@@ -62,11 +61,8 @@ impl SeenFiles {
     /// record is not racy.
     pub fn unchanged_hash(&self, input: &InputFile) -> Option<&str> {
         let seen = self.files.get(&input.url)?;
-        let listed = input.listed.as_ref()?;
-        let same = seen.size == listed.size
-            && seen.modified == listed.modified
-            && seen.e_tag == listed.e_tag;
-        let settled = (seen.recorded_at - seen.modified).num_seconds() >= RACY_SECONDS;
+        let same = input.listed.as_ref() == Some(&seen.listed);
+        let settled = (seen.recorded_at - seen.listed.modified).num_seconds() >= RACY_SECONDS;
         (same && settled).then_some(seen.content_hash.as_str())
     }
 
@@ -84,9 +80,7 @@ impl SeenFiles {
             self.files.insert(
                 input.url.clone(),
                 Seen {
-                    size: listed.size,
-                    modified: listed.modified,
-                    e_tag: listed.e_tag.clone(),
+                    listed: listed.clone(),
                     content_hash: content_hash.to_string(),
                     recorded_at: Utc::now(),
                 },
@@ -98,7 +92,6 @@ impl SeenFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::Listed;
 
     fn input(size: u64, modified: DateTime<Utc>) -> InputFile {
         InputFile {

@@ -26,8 +26,8 @@ pub struct StepContext<'a> {
     pub sources: &'a BTreeSet<String>,
     /// The names of the incremental models.
     pub incremental: &'a BTreeSet<String>,
-    /// This run's versions of the models this one reads, by name.
-    pub upstream: BTreeMap<String, ModelVersion>,
+    /// The models this one reads, by name: each one's output key and this run's version.
+    pub upstream: BTreeMap<String, (String, ModelVersion)>,
     pub full_refresh: bool,
 }
 
@@ -134,7 +134,7 @@ impl Runner<'_> {
         };
         let m = step.model;
         let key = m.output_dir();
-        let dir = format!("_runs/{run_id}/marts/{key}");
+        let dir = super::publish::model_dir(run_id, &key);
         let old = published.as_ref().map(|o| (o, step.previous.dir_of(&key)));
         match self.materialize(step, &dir, old, definition).await {
             Ok(mut version) => {
@@ -315,10 +315,9 @@ fn upstream_changes(
     built: &ModelVersion,
 ) -> Option<BTreeMap<String, incremental::UpstreamChange>> {
     let mut changes = BTreeMap::new();
-    for (name, now) in &step.upstream {
-        let key = format!("{}/v{}", now.model, now.version);
-        let before = (step.previous.models.get(&key)).map(|b| (b, step.previous.dir_of(&key)));
-        let now_dir = format!("_runs/{}/marts/{key}", now.run_id);
+    for (name, (key, now)) in &step.upstream {
+        let before = (step.previous.models.get(key)).map(|b| (b, step.previous.dir_of(key)));
+        let now_dir = super::publish::model_dir(&now.run_id, key);
         let change = incremental::upstream_change(name, built, before, (now, now_dir))?;
         changes.insert(name.clone(), change);
     }

@@ -172,9 +172,10 @@ pub async fn changed_partitions(
 }
 
 /// A session with `ctx`'s settings and functions whose own catalog holds the tables `m` reads,
-/// each loaded one restricted to its `added` files, each upstream model to its changed rows. The shared catalog is never changed: it
-/// used to be (the loaded tables swapped for their new files, then put back), and a model built
-/// at the same time (`--jobs`) then read only the new files, or put the swapped table back.
+/// each loaded one restricted to its `added` files, each upstream model to its changed rows.
+/// The shared catalog is never changed: it used to be (the loaded tables swapped for their new
+/// files, then put back), and a model built at the same time (`--jobs`) then read only the new
+/// files, or put the swapped table back.
 async fn new_files_session(
     ctx: &SessionContext,
     warehouse: &Warehouse,
@@ -248,6 +249,7 @@ async fn register_changed_rows(
         )));
     };
     let partitions = vec![(col.clone(), t.data_type())];
+    let filter = partition_filter(col, values);
     let mut parts = Vec::new();
     for (side, dir) in [("now", now_dir), ("before", before_dir)] {
         if warehouse.list(&format!("{dir}/")).await?.is_empty() {
@@ -262,7 +264,6 @@ async fn register_changed_rows(
             partitions.clone(),
         )
         .await?;
-        let filter = partition_filter(col, values);
         parts.push(format!("SELECT * FROM \"{alias}\" WHERE {filter}"));
     }
     let sql = match parts.is_empty() {

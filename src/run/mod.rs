@@ -204,7 +204,7 @@ impl Runner<'_> {
             .map(|m| m.name.clone())
             .collect();
         let incremental = &incremental;
-        let execute = |i: usize, upstream: BTreeMap<String, ModelVersion>| {
+        let execute = |i: usize, upstream: BTreeMap<String, (String, ModelVersion)>| {
             let step: &plan::Step = &steps[i];
             let context = execute::StepContext {
                 model: &models[step.model],
@@ -280,16 +280,20 @@ impl Runner<'_> {
     }
 }
 
-/// This run's versions (so far) of the models `step` reads, by name.
+/// The models `step` reads, by name: each one's output key and this run's version (so far).
 fn upstream_of(
     models: &[model::Model],
     step: &plan::Step,
     next: &Published,
-) -> BTreeMap<String, ModelVersion> {
+) -> BTreeMap<String, (String, ModelVersion)> {
     let reads = &models[step.model].reads;
     models
         .iter()
         .filter(|m| reads.contains(&m.name))
-        .filter_map(|m| Some((m.name.clone(), next.models.get(&m.output_dir())?.clone())))
+        .filter_map(|m| {
+            let key = m.output_dir();
+            let version = next.models.get(&key)?.clone();
+            Some((m.name.clone(), (key, version)))
+        })
         .collect()
 }

@@ -112,8 +112,13 @@ impl Published {
 
     /// Folder (relative to the warehouse) of a published model version.
     pub fn dir_of(&self, key: &str) -> String {
-        format!("_runs/{}/marts/{key}", self.run_id)
+        model_dir(&self.run_id, key)
     }
+}
+
+/// Folder (relative to the warehouse) of model version `key` (`<model>/v<n>`) in run `run_id`.
+pub fn model_dir(run_id: &str, key: &str) -> String {
+    format!("_runs/{run_id}/marts/{key}")
 }
 
 /// A new run id: UTC time, sortable, plus the process id.
