@@ -26,18 +26,18 @@ use crate::config::{Project, Source, SourceKind, SourcesConfig};
 use crate::error::{Error, Result};
 use crate::observe::{Event, Observer};
 use crate::sources::{expand, read_input, InputFile};
-use crate::warehouse::{parquet_bytes, parquet_bytes_sorted, schema, Warehouse};
+use crate::warehouse::{parquet_bytes, parquet_bytes_laid_out, schema, Layout, Warehouse};
 use csv_reader::CsvOutcome;
 use rows::{Rejection, RowCollector};
 
 /// One input file parsed: its canonical rows and its rejected rows.
 pub struct Parsed {
-    /// The canonical rows, in file order unless `sorted_by` says otherwise.
+    /// The canonical rows, in file order unless `layout.sorted_by` says otherwise.
     pub batches: Vec<RecordBatch>,
     pub rows_read: u64,
     pub rejections: Vec<Rejection>,
-    /// The columns the rows are sorted by (ascending), declared in the Parquet file.
-    pub sorted_by: &'static [&'static str],
+    /// The rows' order and encoding in the Parquet file.
+    pub layout: Layout,
 }
 
 impl Parsed {
@@ -51,7 +51,7 @@ impl Parsed {
             batches: vec![rows.finish().map_err(|e| e.to_string())?],
             rows_read: outcome.rows_read,
             rejections: outcome.rejections,
-            sorted_by: &[],
+            layout: Layout::default(),
         })
     }
 }
@@ -249,10 +249,10 @@ impl Encoded {
     fn of(parsed: Parsed, file: &str, table: &str, hash: &str) -> Result<Encoded> {
         let rows = match parsed.rows() {
             0 => None,
-            _ => Some(parquet_bytes_sorted(
+            _ => Some(parquet_bytes_laid_out(
                 parsed.batches[0].schema(),
                 &parsed.batches,
-                parsed.sorted_by,
+                &parsed.layout,
             )?),
         };
         let quarantine = match parsed.rejections.is_empty() {

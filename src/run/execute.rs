@@ -54,6 +54,7 @@ impl Runner<'_> {
             status: NodeStatus::Built,
             rows: None,
             seconds: 0.0,
+            test_seconds: None,
             fingerprint: action.fingerprint().map(str::to_string),
             tests: Vec::new(),
             message: None,
@@ -143,6 +144,7 @@ impl Runner<'_> {
                 version.fingerprint = fingerprint.clone();
                 version.input_fingerprints = inputs.clone();
                 node.rows = Some(version.rows);
+                let tested = std::time::Instant::now();
                 node.tests = match (&version.partitions_rebuilt, &m.header.partition_by) {
                     (Some(values), Some(column)) => {
                         let rebuilt = audit::Rebuilt { column, values };
@@ -151,6 +153,9 @@ impl Runner<'_> {
                     }
                     _ => audit::run_tests(&self.ctx, &m.name, &m.header.tests).await,
                 };
+                if !node.tests.is_empty() {
+                    node.test_seconds = Some(tested.elapsed().as_secs_f64());
+                }
                 if node.tests.iter().any(|t| !t.passed) {
                     node.status = NodeStatus::Failed;
                 }

@@ -24,7 +24,11 @@ pub struct NodeResult {
     pub file: String,
     pub status: NodeStatus,
     pub rows: Option<u64>,
+    /// Wall time of the whole step: query, write and tests.
     pub seconds: f64,
+    /// Of `seconds`, the time its data tests took (none when the step ran none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_seconds: Option<f64>,
     pub fingerprint: Option<String>,
     pub tests: Vec<TestOutcome>,
     pub message: Option<String>,

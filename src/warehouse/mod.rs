@@ -20,6 +20,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -187,18 +188,29 @@ pub fn parquet_bytes(
     schema: arrow::datatypes::SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<Bytes> {
-    parquet_bytes_sorted(schema, batches, &[])
+    parquet_bytes_laid_out(schema, batches, &Layout::default())
 }
 
-/// Encodes batches already sorted (ascending, nulls first) by the columns `sorted_by` as one
-/// Parquet file in memory, with that order in its `sorting_columns`, which DataFusion reads back
-/// as the file's order.
-pub fn parquet_bytes_sorted(
+/// How a loaded file's rows are laid out in its Parquet file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Layout {
+    /// The columns the rows are sorted by (ascending, nulls first), declared in the file's
+    /// `sorting_columns`, which DataFusion reads back as the file's order.
+    pub sorted_by: &'static [&'static str],
+    /// Columns whose values are (nearly) all distinct, such as a line number: written plain.
+    /// A dictionary of them costs an interning per value and saves nothing.
+    pub distinct: &'static [&'static str],
+}
+
+/// Encodes batches as one Parquet file in memory, laid out as `layout` says (the batches are
+/// already in its order).
+pub fn parquet_bytes_laid_out(
     schema: arrow::datatypes::SchemaRef,
     batches: &[RecordBatch],
-    sorted_by: &[&str],
+    layout: &Layout,
 ) -> Result<Bytes> {
-    let sorting = sorted_by
+    let sorting = layout
+        .sorted_by
         .iter()
         .map(|name| {
             Ok(SortingColumn {
@@ -208,7 +220,11 @@ pub fn parquet_bytes_sorted(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let properties = writer_properties_builder()
+    let mut properties = writer_properties_builder();
+    for name in layout.distinct {
+        properties = properties.set_column_dictionary_enabled(ColumnPath::from(*name), false);
+    }
+    let properties = properties
         .set_sorting_columns((!sorting.is_empty()).then_some(sorting))
         .build();
     let mut buf = Vec::new();
@@ -218,4 +234,37 @@ pub fn parquet_bytes_sorted(
     }
     writer.close()?;
     Ok(Bytes::from(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    #[test]
+    fn a_layout_declares_its_order_and_writes_distinct_columns_without_a_dictionary() {
+        let batch = RecordBatch::try_from_iter([
+            (
+                "user",
+                Arc::new(StringArray::from(vec!["a", "a", "b"])) as _,
+            ),
+            ("line", Arc::new(Int64Array::from(vec![3, 1, 2])) as _),
+        ])
+        .unwrap();
+        let layout = Layout {
+            sorted_by: &["user"],
+            distinct: &["line"],
+        };
+        let bytes = parquet_bytes_laid_out(batch.schema(), &[batch], &layout).unwrap();
+        let file = SerializedFileReader::new(bytes).unwrap();
+        let group = file.metadata().row_group(0);
+        let encodings = |i: usize| group.column(i).encodings().collect::<Vec<_>>();
+        assert!(encodings(0).contains(&Encoding::RLE_DICTIONARY));
+        assert!(!encodings(1).contains(&Encoding::RLE_DICTIONARY));
+        let sorting = group.sorting_columns().unwrap();
+        assert_eq!(sorting.len(), 1);
+        assert_eq!(sorting[0].column_idx, 0);
+    }
 }

@@ -37,7 +37,14 @@ fn exit_0_and_json_summary_for_a_good_build() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(project.path().join("warehouse/run_results.json").exists());
+    let results = std::fs::read_to_string(project.path().join("warehouse/run_results.json"));
+    let results: serde_json::Value = serde_json::from_str(&results.unwrap()).unwrap();
+    let node = &results["nodes"][0];
+    assert_eq!(node["name"], "spend_total");
+    assert_eq!(node["tests"][0]["name"], "not_null(cost)");
+    // The step's time includes its tests' time.
+    let (all, tests) = (node["seconds"].as_f64(), node["test_seconds"].as_f64());
+    assert!(tests.unwrap() > 0.0 && tests <= all, "{node}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::Row;
@@ -85,12 +85,59 @@ struct ParamValue<'a> {
     int_value: Option<Int>,
 }
 
-#[derive(Deserialize)]
+/// Which of [`Params`]' fields a param key fills.
+fn slot_of(key: &str) -> Option<usize> {
+    match key {
+        "ga_session_id" => Some(0),
+        "page_location" => Some(1),
+        "page_referrer" => Some(2),
+        _ => None,
+    }
+}
+
+/// One `event_params` entry: the [`Params`] slot of its key, and its value when the key is
+/// one Clearsight reads. The value of any other key is skipped unread, as sonic-rs skips
+/// `device` or `items` (most of an event's params are of keys no model reads).
 struct Param<'a> {
-    #[serde(borrow, default)]
-    key: Option<Text<'a>>,
-    #[serde(borrow, default)]
+    slot: Option<usize>,
     value: Option<ParamValue<'a>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Param<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Param<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a {key, value} param")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Param<'a>, A::Error> {
+                let mut param = Param {
+                    slot: None,
+                    value: None,
+                };
+                let mut keyed = false;
+                while let Some(field) = map.next_key::<Text<'de>>()? {
+                    match field.0.as_ref() {
+                        "key" => {
+                            let key = map.next_value::<Option<Text<'de>>>()?;
+                            param.slot = key.and_then(|k| slot_of(&k.0));
+                            keyed = true;
+                        }
+                        // A value before its key is read, in case the key wants it.
+                        "value" if !keyed || param.slot.is_some() => {
+                            param.value = map.next_value::<Option<ParamValue<'a>>>()?;
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(param)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 impl<'a> ParamValue<'a> {
@@ -134,17 +181,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
                 let mut seen = [false; 3];
                 while let Some(param) = seq.next_element::<Option<Param<'a>>>()? {
                     let Some(Param {
-                        key: Some(key),
+                        slot: Some(slot),
                         value,
                     }) = param
                     else {
                         continue;
-                    };
-                    let slot = match key.0.as_ref() {
-                        "ga_session_id" => 0,
-                        "page_location" => 1,
-                        "page_referrer" => 2,
-                        _ => continue,
                     };
                     if std::mem::replace(&mut seen[slot], true) {
                         continue;
@@ -233,5 +274,50 @@ impl<'a> ExportEvent<'a> {
                 text(t.gclid),
             ],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_of_unread_keys_are_skipped_whatever_their_value_holds() {
+        // An unread key's value may be any JSON (the decoder skips it); a value may come before
+        // its key; the first param with a read key wins, even without a value.
+        let line = br#"{"event_timestamp":"1704412800000000","user_pseudo_id":"u1",
+            "event_params":[
+              {"key":"engagement_time_msec","value":{"int_value":"17","double_value":null}},
+              {"key":"items_seen","value":[{"deep":{"er":[1,2,{"x":"}"}]}}]},
+              {"value":{"string_value":"https://x.example/?utm_source=Mail"},"key":"page_location"},
+              {"key":"page_referrer"},
+              {"key":"page_referrer","value":{"string_value":"https://late.example/"}},
+              null,
+              {"key":"ga_session_id","value":{"int_value":1704412799}},
+              {"key":"ga_session_id","value":{"int_value":5}}
+            ]}"#;
+        let row = ExportEvent::decode(line).unwrap().into_row();
+        assert_eq!(row.session, Some(1_704_412_799));
+        assert_eq!(
+            row.page_location.as_deref(),
+            Some("https://x.example/?utm_source=Mail")
+        );
+        assert_eq!(
+            row.page_referrer, None,
+            "the first page_referrer has no value"
+        );
+        assert_eq!(row.at, Some(1_704_412_800_000_000));
+    }
+
+    #[test]
+    fn a_read_key_with_a_malformed_value_still_rejects_the_event() {
+        let line = br#"{"event_timestamp":1,"user_pseudo_id":"u","event_params":[
+            {"key":"ga_session_id","value":{"int_value":{"nested":true}}}]}"#;
+        assert!(ExportEvent::decode(line).is_err());
+        let broken = br#"{"event_timestamp":1,"event_params":[{"key":"other","value":{"#;
+        assert!(
+            ExportEvent::decode(broken).is_err(),
+            "truncated JSON is an error"
+        );
     }
 }

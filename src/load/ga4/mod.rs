@@ -26,6 +26,7 @@ use super::rows::Rejection;
 use super::Parsed;
 use crate::page_url::{host, CampaignParams};
 use crate::warehouse::schema::GA_EVENTS;
+use crate::warehouse::Layout;
 
 /// The traffic-source columns of `ga_events`, named as the export's `collected_traffic_source`.
 const TRAFFIC_FIELDS: [&str; 6] = [
@@ -213,7 +214,10 @@ impl Flattener {
             batches: by_session(self.batches),
             rows_read,
             rejections: self.rejections,
-            sorted_by: &SORTED_BY,
+            layout: Layout {
+                sorted_by: &SORTED_BY,
+                distinct: &DISTINCT,
+            },
         }
     }
 }
@@ -228,6 +232,10 @@ const SORTED_BY: [&str; 4] = [
     "ga_session_id",
     "source_line",
 ];
+
+/// The columns of `ga_events` whose values are (nearly) all distinct within a file: the line,
+/// and the event's time in microseconds. Written without a dictionary.
+const DISTINCT: [&str; 2] = ["source_line", "event_at"];
 
 /// The batches of one file, sorted by [`SORTED_BY`], in batches of [`BATCH_ROWS`]: a stable
 /// sort by user and session, so a session's events stay in line order. Only the two key
