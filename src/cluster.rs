@@ -46,12 +46,12 @@ pub fn grpc_url(scheduler: &str) -> Result<String> {
 /// dynamic filters across stages, no round-robin repartitioning, ...), without the adaptive
 /// planner: in Ballista 55 a windowed query whose shuffle input is empty never finishes under
 /// it (`int_touch_extensions` on a month without opportunities; see docs/cluster.md).
-fn ballista_config(engine: &Engine) -> SessionConfig {
-    engine
-        .config()
+fn ballista_config(engine: &Engine) -> Result<SessionConfig> {
+    Ok(engine
+        .config()?
         .upgrade_for_ballista()
         .with_ballista_adaptive_query_planner(false)
-        .with_ballista_job_name("clearsight")
+        .with_ballista_job_name("clearsight"))
 }
 
 /// Builds each job's session on a scheduler: the client's settings over the engine's runtime.
@@ -63,9 +63,10 @@ fn session_builder(engine: &Engine) -> SessionBuilder {
     })
 }
 
-fn config_producer(engine: &Engine) -> ConfigProducer {
-    let engine = engine.clone();
-    Arc::new(move || ballista_config(&engine))
+/// The session settings, made (and checked) once, given to every job.
+fn config_producer(engine: &Engine) -> Result<ConfigProducer> {
+    let config = ballista_config(engine)?;
+    Ok(Arc::new(move || config.clone()))
 }
 
 /// Executors get the warehouse's object store and spill settings; their memory pool is set by
@@ -79,7 +80,7 @@ fn runtime_producer(engine: &Engine) -> RuntimeProducer {
 /// Every function a local session has: DataFusion's (including the nested ones Ballista's
 /// default registry lacks, such as `string_to_array`) and Clearsight's.
 fn function_registry(engine: &Engine) -> Result<BallistaFunctionRegistry> {
-    let state = engine.state(engine.config(), engine.runtime()?)?;
+    let state = engine.state(engine.config()?, engine.runtime()?)?;
     Ok(BallistaFunctionRegistry::from(&state))
 }
 
@@ -155,7 +156,7 @@ pub async fn connect(engine: &Engine, scheduler: &str) -> Result<SessionContext>
             engine.warehouse.url
         );
     }
-    let state = engine.state(ballista_config(engine), engine.runtime()?)?;
+    let state = engine.state(ballista_config(engine)?, engine.runtime()?)?;
     let ctx = SessionContext::remote_with_state(scheduler, state)
         .await
         .map_err(|e| Error::engine(scheduler, e))?;
@@ -188,7 +189,7 @@ pub async fn serve_scheduler(engine: &Engine, options: &SchedulerOptions) -> Res
         ..SchedulerConfig::default()
     };
     config.override_session_builder = Some(session_builder(engine));
-    config.override_config_producer = Some(config_producer(engine));
+    config.override_config_producer = Some(config_producer(engine)?);
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(|e| Error::engine(&address, e))?;
@@ -237,7 +238,7 @@ pub async fn serve_executor(engine: &Engine, options: &ExecutorOptions) -> Resul
     }
     config.override_function_registry = Some(Arc::new(function_registry(engine)?));
     config.override_runtime_producer = Some(runtime_producer(engine));
-    config.override_config_producer = Some(config_producer(engine));
+    config.override_config_producer = Some(config_producer(engine)?);
     start_executor_process(Arc::new(config))
         .await
         .map_err(|e| Error::engine(&options.scheduler, e))
@@ -249,7 +250,7 @@ pub async fn start_in_process(engine: &Engine, executors: usize, slots: usize) -
     let codec = BallistaCodec::default();
     let addr = ballista_scheduler::standalone::new_standalone_scheduler_with_builder(
         session_builder(engine),
-        config_producer(engine),
+        config_producer(engine)?,
         codec.clone(),
     )
     .await
@@ -262,7 +263,7 @@ pub async fn start_in_process(engine: &Engine, executors: usize, slots: usize) -
         ballista_executor::new_standalone_executor_from_builder(
             client.clone(),
             slots.max(1),
-            config_producer(engine),
+            config_producer(engine)?,
             runtime_producer(engine),
             codec.clone(),
             function_registry(engine)?,

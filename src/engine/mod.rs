@@ -87,9 +87,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The session settings every engine uses (Ballista adds its own on top).
-    pub fn config(&self) -> SessionConfig {
-        let mut config = SessionConfig::new()
+    /// The session settings every engine uses (Ballista adds its own on top): DataFusion's
+    /// defaults, then any `DATAFUSION_*` environment variable (as datafusion-cli reads them,
+    /// e.g. `DATAFUSION_EXECUTION_BATCH_SIZE=32768`), then Clearsight's own, which win.
+    pub fn config(&self) -> Result<SessionConfig> {
+        let config = SessionConfig::from_env().map_err(|e| Error::Config {
+            file: "environment (DATAFUSION_* variables)".into(),
+            message: e.to_string(),
+        })?;
+        let mut config = config
             .with_information_schema(true)
             .with_parquet_pruning(true)
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
@@ -106,7 +112,7 @@ impl Engine {
         if let Some(p) = self.options.target_partitions {
             config = config.with_target_partitions(p.max(1));
         }
-        config
+        Ok(config)
     }
 
     /// Memory pool, spill directory and the warehouse's object store.
@@ -156,7 +162,7 @@ impl Engine {
     /// a memory limit its plans compact join output before anything counts it
     /// ([`compact::CompactJoinOutput`]).
     pub fn local_session(&self) -> Result<SessionContext> {
-        let mut state = self.state(self.config(), self.runtime()?)?;
+        let mut state = self.state(self.config()?, self.runtime()?)?;
         if self.options.memory_limit.is_some() {
             state = SessionStateBuilder::new_from_existing(state)
                 .with_physical_optimizer_rule(Arc::new(compact::CompactJoinOutput))

@@ -389,3 +389,40 @@ fn jobs_build_each_model_after_what_it_reads() {
     let text = String::from_utf8_lossy(&ratio.stdout);
     assert_eq!(text.lines().nth(1), Some("4.0,true"), "{text}");
 }
+
+#[test]
+fn datafusion_settings_come_from_the_environment_and_a_bad_one_is_a_usage_error() {
+    let project = tiny_project();
+    let show = |value: &str| {
+        crate::support::bin_in(project.path())
+            .env("DATAFUSION_EXECUTION_BATCH_SIZE", value)
+            .args([
+                "query",
+                "--format",
+                "csv",
+                "SHOW datafusion.execution.batch_size",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = show("1234");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1234"));
+    let out = show("many");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("DATAFUSION_") && stderr.contains("many"),
+        "{stderr}"
+    );
+}
