@@ -102,3 +102,38 @@ async fn a_touched_file_with_the_same_bytes_is_hashed_and_skipped() {
     assert_eq!(again.files[0].content_hash, first.files[0].content_hash);
     assert_eq!(spend(&ctx).await, vec![vec!["20.5".to_string()]]);
 }
+
+#[tokio::test]
+async fn a_ga4_export_copied_under_a_new_name_is_parsed_once_more_but_loaded_once() {
+    // A GA4 file this warehouse has not seen is hashed as it is parsed; its content, already
+    // loaded under the first name, is then found in the manifest and nothing is written twice.
+    let day = std::fs::read(crate::support::fixtures().join("ga4/events_20240105.json")).unwrap();
+    let project = TestProject::new(
+        "warehouse: warehouse\nreporting_currency: USD\nsources:\n  - {kind: ga4_json, path: ga4/*.json}\n",
+    );
+    std::fs::create_dir_all(project.path().join("ga4")).unwrap();
+    std::fs::write(project.path().join("ga4/events_20240105.json"), &day).unwrap();
+    let ctx = project.workspace();
+    let first = ctx.load(&Silent).await.unwrap();
+    assert!(!first.files[0].skipped);
+    assert_eq!(
+        first.files[0].content_hash,
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&day)),
+        "the hash taken while parsing is the file's xxh3-128"
+    );
+    std::fs::write(project.path().join("ga4/events_copy.json"), &day).unwrap();
+    let again = ctx.load(&Silent).await.unwrap();
+    let copy = again
+        .files
+        .iter()
+        .find(|f| f.file.ends_with("events_copy.json"))
+        .unwrap();
+    assert!(copy.skipped, "same content: skipped by the manifest");
+    assert_eq!(copy.content_hash, first.files[0].content_hash);
+    let session = ctx.session().await.unwrap();
+    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
+        .await
+        .unwrap();
+    let count = rows(&session, "SELECT COUNT(*) FROM ga_events").await;
+    assert_eq!(count[0][0], first.files[0].rows_loaded.to_string());
+}

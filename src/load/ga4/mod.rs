@@ -8,7 +8,7 @@ mod event;
 mod json;
 mod parquet;
 
-pub use json::parse_json;
+pub use json::{parse_json, parse_json_hashing};
 pub use parquet::parse_parquet;
 
 use std::borrow::Cow;
@@ -188,20 +188,30 @@ impl Flattener {
             return;
         }
         let n = self.pending;
+        // A finished builder starts again from nothing: each is sized as the batch before, so
+        // the next batch's values are not copied over and over as its buffers grow.
         let mut columns: Vec<(&str, ArrayRef)> = (text_columns().zip(self.text.iter_mut()))
-            .map(|(name, b)| (name, Arc::new(b.finish()) as ArrayRef))
+            .map(|(name, b)| {
+                let values = b.finish();
+                *b = StringBuilder::with_capacity(BATCH_ROWS, values.value_data().len());
+                (name, Arc::new(values) as ArrayRef)
+            })
             .collect();
+        let [session, line] = [&mut self.session, &mut self.line].map(|b| {
+            let values = b.finish();
+            *b = Int64Builder::with_capacity(BATCH_ROWS);
+            values
+        });
+        let event_at = self.event_at.finish().with_timezone("UTC");
+        self.event_at = TimestampMicrosecondBuilder::with_capacity(BATCH_ROWS);
         columns.extend([
-            (
-                "event_at",
-                Arc::new(self.event_at.finish().with_timezone("UTC")) as ArrayRef,
-            ),
-            ("ga_session_id", Arc::new(self.session.finish())),
+            ("event_at", Arc::new(event_at) as ArrayRef),
+            ("ga_session_id", Arc::new(session)),
             (
                 "source_file",
                 Arc::new(StringArray::from(vec![self.file.as_str(); n])),
             ),
-            ("source_line", Arc::new(self.line.finish())),
+            ("source_line", Arc::new(line)),
         ]);
         self.batches
             .push(batch_by_name(&GA_EVENTS, columns).expect("ga_events columns match schema"));
