@@ -1,9 +1,7 @@
 //! `clearsight load`: every configured source to canonical Parquet tables in the warehouse.
 //!
 //! Each input file is hashed (xxh3-128 of its bytes). A file whose hash is already in the load
-//! manifest (`_loads/<hash>.json`) is skipped, so loading twice adds nothing. A file listed as
-//! when it was loaded is not read at all, and a GA4 file the warehouse has not seen is hashed
-//! as it is parsed rather than in a pass of its own ([`seen::Check`]). Otherwise its
+//! manifest (`_loads/<hash>.json`) is skipped, so loading twice adds nothing. Otherwise its
 //! rows go to `raw/<table>/<hash>.parquet` and its rejected rows to
 //! `raw/quarantine/<hash>.parquet`, then the manifest entry is written last.
 
@@ -31,7 +29,6 @@ use crate::sources::{expand, read_input, InputFile};
 use crate::warehouse::{parquet_bytes, parquet_bytes_laid_out, schema, Layout, Warehouse};
 use csv_reader::CsvOutcome;
 use rows::{Rejection, RowCollector};
-use seen::Check;
 
 /// One input file parsed: its canonical rows and its rejected rows.
 pub struct Parsed {
@@ -173,7 +170,7 @@ async fn load_file(
     cfg: &SourcesConfig,
     source: &Source,
     input: &InputFile,
-    check: &Check,
+    known_hash: Option<&str>,
 ) -> Result<FileLoad> {
     let started = Instant::now();
     let table = source.kind.table();
@@ -187,45 +184,29 @@ async fn load_file(
         rows_loaded: 0,
         rows_quarantined: 0,
         skipped: false,
-        // So far; the whole load's time once written.
+        // Reading and hashing so far; parsing and writing are added.
         seconds: started.elapsed().as_secs_f64(),
         format: table_format(table),
     };
     // Listed as when it was loaded: skipped without reading it (see `seen`).
-    if let (Check::Recorded(hash), Some(listed)) = (check, &input.listed) {
+    if let (Some(hash), Some(listed)) = (known_hash, &input.listed) {
         if let Loaded::Already(load) = loaded(warehouse, entry(hash, listed.size)).await? {
             return Ok(load);
         }
     }
     let bytes = read_input(input).await?;
-    let while_parsing = matches!(check, Check::WhileParsing) && source.kind == SourceKind::Ga4Json;
-    // Hashed as it is parsed (content loaded before under another name is then parsed for
-    // nothing), or hashed first.
-    let (hash, encoded) = if while_parsing {
-        let (encoded, hash) = parse_and_encode(cfg, source, input, bytes.clone(), None).await?;
-        (hash, Some(encoded))
-    } else {
-        let hashed = bytes.clone();
-        let hash = tokio::task::spawn_blocking(move || xxhash_rust::xxh3::xxh3_128(&hashed))
-            .await
-            .map_err(|e| Error::warehouse(&input.display, e))?;
-        (format!("{hash:032x}"), None)
-    };
-    let load = entry(&hash, bytes.len() as u64);
-    let reload = match loaded(warehouse, load.clone()).await? {
-        Loaded::Already(load) => return Ok(load),
-        Loaded::InOlderFormat => true,
-        Loaded::Not => false,
-    };
-    let encoded = match encoded {
-        Some(encoded) => encoded,
-        None => {
-            parse_and_encode(cfg, source, input, bytes, Some(hash))
-                .await?
-                .0
+    let hashed = bytes.clone();
+    let hash = tokio::task::spawn_blocking(move || xxhash_rust::xxh3::xxh3_128(&hashed))
+        .await
+        .map_err(|e| Error::warehouse(&input.display, e))?;
+    let load = entry(&format!("{hash:032x}"), bytes.len() as u64);
+    match loaded(warehouse, load.clone()).await? {
+        Loaded::Already(load) => Ok(load),
+        Loaded::InOlderFormat => {
+            parse_and_write(warehouse, cfg, source, input, bytes, load, true).await
         }
-    };
-    write_encoded(warehouse, encoded, load, reload, started).await
+        Loaded::Not => parse_and_write(warehouse, cfg, source, input, bytes, load, false).await,
+    }
 }
 
 /// Whether the content of a file was loaded before, by its manifest entry.
@@ -292,44 +273,40 @@ impl Encoded {
 }
 
 /// Parses and encodes a file on the blocking pool: the two files loaded at once decode and
-/// compress on both cores (the task that awaits them only writes). Without the content `hash`,
-/// a GA4 JSON file is hashed as it is parsed; the hash is returned either way.
+/// compress on both cores (the task that awaits them only writes).
 async fn parse_and_encode(
     cfg: &SourcesConfig,
     source: &Source,
     input: &InputFile,
     bytes: Bytes,
-    hash: Option<String>,
-) -> Result<(Encoded, String)> {
+    load: &FileLoad,
+) -> Result<Encoded> {
     let (source, cfg, name) = (source.clone(), cfg.clone(), input.name.clone());
-    let table = source.kind.table();
+    let (table, hash) = (load.table.clone(), load.content_hash.clone());
     tokio::task::spawn_blocking(move || {
-        let (parsed, hash) = match hash {
-            Some(hash) => (parse_file(&source, &cfg, &name, bytes)?, hash),
-            None => {
-                let (parsed, hash) = ga4::parse_json_hashing(&name, bytes)?;
-                (parsed, format!("{hash:032x}"))
-            }
-        };
-        Ok(Encoded::of(parsed, &name, table, &hash).map(|e| (e, hash)))
+        parse_file(&source, &cfg, &name, bytes).map(|p| Encoded::of(p, &name, &table, &hash))
     })
     .await
     .map_err(|e| Error::warehouse(&input.display, e))?
-    .map_err(|message: String| Error::UnreadableInput {
+    .map_err(|message| Error::UnreadableInput {
         file: input.display.clone(),
         message,
     })?
 }
 
-/// Writes a parsed file's rows, its quarantine and, last, its manifest entry. A `reload` (of a
-/// file loaded in an older format) also removes what the new load no longer has.
-async fn write_encoded(
+/// Parses a file and writes its rows, its quarantine and, last, its manifest entry. A
+/// `reload` (of a file loaded in an older format) also removes what the new load no longer has.
+async fn parse_and_write(
     warehouse: &Warehouse,
-    encoded: Encoded,
+    cfg: &SourcesConfig,
+    source: &Source,
+    input: &InputFile,
+    bytes: Bytes,
     mut load: FileLoad,
     reload: bool,
-    started: Instant,
 ) -> Result<FileLoad> {
+    let started = Instant::now();
+    let encoded = parse_and_encode(cfg, source, input, bytes, &load).await?;
     let (table, hash) = (&load.table, &load.content_hash);
     for (path, data) in [
         (format!("raw/{table}/{hash}.parquet"), encoded.rows),
@@ -344,7 +321,7 @@ async fn write_encoded(
     load.rows_read = encoded.rows_read;
     load.rows_loaded = encoded.rows_loaded;
     load.rows_quarantined = encoded.rows_quarantined;
-    load.seconds = started.elapsed().as_secs_f64();
+    load.seconds += started.elapsed().as_secs_f64();
     let entry = serde_json::to_vec_pretty(&load).expect("manifest entry serialises");
     warehouse
         .put(&manifest_path(&load.content_hash), Bytes::from(entry))
@@ -391,10 +368,18 @@ pub async fn load(
     let work = list_inputs(project, &mut report).await;
     let total = work.len();
     let cfg = &project.sources;
-    let checks = seen::checks(&seen, warehouse, work.iter().map(|(_, i)| i), rehash).await?;
-    let mut results = futures::stream::iter(work.iter().zip(&checks).map(
-        |((source, input), check)| async move {
-            (input, load_file(warehouse, cfg, source, input, check).await)
+    let known: Vec<Option<String>> = (work.iter())
+        .map(|(_, input)| match rehash {
+            true => None,
+            false => seen.unchanged_hash(input).map(str::to_string),
+        })
+        .collect();
+    let mut results = futures::stream::iter(work.iter().zip(&known).map(
+        |((source, input), hash)| async move {
+            (
+                input,
+                load_file(warehouse, cfg, source, input, hash.as_deref()).await,
+            )
         },
     ))
     .buffer_unordered(2);

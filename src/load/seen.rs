@@ -35,46 +35,6 @@ pub struct Seen {
     pub recorded_at: DateTime<Utc>,
 }
 
-/// How a file's content is checked against the load manifest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
-    /// Listed as when it was loaded: the content hash recorded then. Not read at all when the
-    /// manifest has that content.
-    Recorded(String),
-    /// Read and hashed first; parsed only when the manifest lacks its content.
-    HashFirst,
-    /// A file this warehouse has not seen: hashed as it is parsed, one pass over its bytes
-    /// (GA4 JSON; other kinds are small and hashed first), and the manifest checked after.
-    WhileParsing,
-}
-
-/// The [`Check`] of each input. A file is taken for new (`WhileParsing`) when the record has no
-/// entry for its location and either the record is kept (the warehouse has seen.json) or
-/// nothing was ever loaded; `rehash`, a file whose listing changed, and the files of a
-/// warehouse loaded before seen.json existed are hashed first.
-pub async fn checks<'a>(
-    seen: &SeenFiles,
-    warehouse: &Warehouse,
-    inputs: impl Iterator<Item = &'a InputFile>,
-    rehash: bool,
-) -> Result<Vec<Check>> {
-    let new_is_new = !seen.files.is_empty() || nothing_loaded(warehouse).await?;
-    Ok(inputs
-        .map(|input| match seen.unchanged_hash(input) {
-            _ if rehash => Check::HashFirst,
-            Some(hash) => Check::Recorded(hash.to_string()),
-            None if new_is_new && !seen.files.contains_key(&input.url) => Check::WhileParsing,
-            None => Check::HashFirst,
-        })
-        .collect())
-}
-
-/// Whether the load manifest has no entry (seen.json aside).
-async fn nothing_loaded(warehouse: &Warehouse) -> Result<bool> {
-    let entries = warehouse.list("_loads/").await?;
-    Ok(entries.iter().all(|path| path.ends_with(SEEN_PATH)))
-}
-
 /// Every file seen, by URL.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SeenFiles {

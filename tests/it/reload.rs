@@ -104,9 +104,9 @@ async fn a_touched_file_with_the_same_bytes_is_hashed_and_skipped() {
 }
 
 #[tokio::test]
-async fn a_ga4_export_copied_under_a_new_name_is_parsed_once_more_but_loaded_once() {
-    // A GA4 file this warehouse has not seen is hashed as it is parsed; its content, already
-    // loaded under the first name, is then found in the manifest and nothing is written twice.
+async fn a_ga4_export_copied_under_a_new_name_is_loaded_once() {
+    // A file this warehouse has not seen is hashed; its content, already loaded under the first
+    // name, is found in the manifest and nothing is written twice.
     let day = std::fs::read(crate::support::fixtures().join("ga4/events_20240105.json")).unwrap();
     let project = TestProject::new(
         "warehouse: warehouse\nreporting_currency: USD\nsources:\n  - {kind: ga4_json, path: ga4/*.json}\n",
@@ -119,7 +119,7 @@ async fn a_ga4_export_copied_under_a_new_name_is_parsed_once_more_but_loaded_onc
     assert_eq!(
         first.files[0].content_hash,
         format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&day)),
-        "the hash taken while parsing is the file's xxh3-128"
+        "the content hash is the file's xxh3-128"
     );
     std::fs::write(project.path().join("ga4/events_copy.json"), &day).unwrap();
     let again = ctx.load(&Silent).await.unwrap();

@@ -7,7 +7,6 @@ use std::io::Read;
 
 use bytes::Bytes;
 use serde_json::value::RawValue;
-use xxhash_rust::xxh3::Xxh3;
 
 use super::event::ExportEvent;
 use super::Flattener;
@@ -18,11 +17,6 @@ const BLOCK: usize = 16 << 20;
 
 /// Compressed files up to this size are decompressed whole (a few times this in memory).
 const SMALL_GZIP: usize = 2 << 20;
-
-/// When a file is hashed as it is parsed, the hash runs this many bytes ahead of the parser:
-/// the parser then reads lines the hash has just brought into the cache, and the file's bytes
-/// come from memory once instead of twice.
-const HASH_AHEAD: usize = 64 << 10;
 
 /// Whether the first non-blank byte opens a JSON array.
 fn is_array(bytes: &[u8]) -> bool {
@@ -56,18 +50,10 @@ impl Records {
         }
     }
 
-    /// Decodes whole lines (`buf` ends at a line end or at the end of the file), hashing `buf`
-    /// into `hasher` (when given) a window ahead of the lines decoded.
-    fn feed_lines(&mut self, buf: &[u8], mut hasher: Option<&mut Xxh3>) {
-        let (mut start, mut hashed) = (0usize, 0usize);
+    /// Decodes whole lines (`buf` ends at a line end or at the end of the file).
+    fn feed_lines(&mut self, buf: &[u8]) {
+        let mut start = 0usize;
         while start < buf.len() {
-            if let Some(h) = hasher.as_deref_mut() {
-                if hashed < buf.len() && hashed < start + HASH_AHEAD / 2 {
-                    let to = (start + HASH_AHEAD).min(buf.len());
-                    h.update(&buf[hashed..to]);
-                    hashed = to;
-                }
-            }
             let end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |i| start + i);
             let line = &buf[start..end];
             if line.iter().any(|b| !b.is_ascii_whitespace()) {
@@ -75,9 +61,6 @@ impl Records {
             }
             self.next_line += 1;
             start = end + 1;
-        }
-        if let Some(h) = hasher {
-            h.update(&buf[hashed.min(buf.len())..]);
         }
     }
 
@@ -130,7 +113,7 @@ fn feed_stream(records: &mut Records, mut reader: impl Read) -> Result<(), Strin
         } else {
             0
         };
-        records.feed_lines(&buf[skip..cut], None);
+        records.feed_lines(&buf[skip..cut]);
         buf.drain(..cut);
         if eof {
             return Ok(());
@@ -166,112 +149,30 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 /// Parses a GA4 JSON export: newline-delimited or one array, plain or gzip, UTF-8 (a UTF-16
 /// file with a BOM is transcoded first).
 pub fn parse_json(file: &str, bytes: Bytes) -> Result<Parsed, String> {
-    parse(file, bytes, None)
-}
-
-/// [`parse_json`], and the xxh3-128 of the file's bytes (the load's content hash), computed
-/// as the plain lines are parsed rather than in a pass of its own.
-pub fn parse_json_hashing(file: &str, bytes: Bytes) -> Result<(Parsed, u128), String> {
-    let mut hasher = Xxh3::new();
-    let parsed = parse(file, bytes, Some(&mut hasher))?;
-    Ok((parsed, hasher.digest128()))
-}
-
-fn parse(file: &str, bytes: Bytes, mut hasher: Option<&mut Xxh3>) -> Result<Parsed, String> {
     let mut records = Records::new(file);
-    let plain = !text::is_gzip(&bytes)
-        && !(bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]));
-    if let Some(h) = hasher.as_deref_mut() {
-        // Hashed up front unless the plain lines are, as they are parsed.
-        h.update(if plain {
-            &bytes[..bom_len(&bytes)]
-        } else {
-            &bytes
-        });
-    }
     if text::is_gzip(&bytes) {
         if bytes.len() <= SMALL_GZIP {
             // A small day: decompressed whole, like a plain file.
             let plain = text::decompress(bytes)?;
-            feed_plain(&mut records, &plain, None)?;
+            feed_plain(&mut records, &plain)?;
         } else {
             feed_stream(&mut records, text::reader(bytes))?;
         }
-    } else if !plain {
+    } else if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         let utf8 = text::decode(&bytes, None);
-        feed_plain(&mut records, utf8.as_bytes(), None)?;
+        feed_plain(&mut records, utf8.as_bytes())?;
     } else {
-        feed_plain(&mut records, &bytes, hasher)?;
+        feed_plain(&mut records, &bytes)?;
     }
     Ok(records.finish())
 }
 
-/// Decodes a file's text; `hasher` (if any) gets the text after its BOM.
-fn feed_plain(
-    records: &mut Records,
-    bytes: &[u8],
-    hasher: Option<&mut Xxh3>,
-) -> Result<(), String> {
+fn feed_plain(records: &mut Records, bytes: &[u8]) -> Result<(), String> {
     let body = strip_bom(bytes);
     if is_array(body) {
-        if let Some(h) = hasher {
-            h.update(body);
-        }
         records.feed_array(body)
     } else {
-        records.feed_lines(body, hasher);
+        records.feed_lines(body);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-
-    use super::*;
-
-    fn line(i: usize, pad: usize) -> String {
-        format!(
-            r#"{{"event_timestamp":"{}","user_pseudo_id":"u{}","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{}"}}}}],"device":{{"pad":"{}"}}}}"#,
-            1_704_412_800_000_000u64 + i as u64,
-            i % 7,
-            1_704_412_800 + i % 3,
-            "x".repeat(pad)
-        )
-    }
-
-    #[test]
-    fn the_hash_taken_while_parsing_is_the_files_hash_in_every_framing() {
-        // Lines short and long (one longer than the hash's window), a BOM, a blank line, no final
-        // newline; then the same as an array, gzip and UTF-16.
-        let lines: Vec<String> = (0..3000)
-            .map(|i| line(i, if i == 7 { 200_000 } else { i % 90 }))
-            .collect();
-        let ndjson = format!("\u{feff}{}\n\n{}", lines[..2999].join("\n"), lines[2999]);
-        let array = format!("[\n{}\n]\n", lines.join(",\n"));
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(ndjson.as_bytes()).unwrap();
-        let utf16: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain(
-                ndjson
-                    .trim_start_matches('\u{feff}')
-                    .encode_utf16()
-                    .flat_map(u16::to_le_bytes),
-            )
-            .collect();
-        for bytes in [
-            ndjson.into_bytes(),
-            array.into_bytes(),
-            gz.finish().unwrap(),
-            utf16,
-        ] {
-            let (parsed, hash) =
-                parse_json_hashing("events_1.json", Bytes::from(bytes.clone())).unwrap();
-            assert_eq!(hash, xxhash_rust::xxh3::xxh3_128(&bytes));
-            assert_eq!((parsed.rows(), parsed.rows_read), (3000, 3000));
-            let plain = parse_json("events_1.json", Bytes::from(bytes)).unwrap();
-            assert_eq!(plain.batches, parsed.batches);
-        }
     }
 }

@@ -8,7 +8,7 @@ mod event;
 mod json;
 mod parquet;
 
-pub use json::{parse_json, parse_json_hashing};
+pub use json::parse_json;
 pub use parquet::parse_parquet;
 
 use std::borrow::Cow;
