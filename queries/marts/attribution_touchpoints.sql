@@ -1,4 +1,4 @@
--- version: 2
+-- version: 3
 -- materialized: table
 -- description: >
 --   One row per (lead, touch, attribution model): the touch, its credit, and the share of every
@@ -47,12 +47,19 @@ touches AS (
     UNION ALL
     SELECT lead_id, touch_index, session_key, user_pseudo_id, ga_session_id, touch_at, source, medium, campaign, channel, match_method
     FROM int_touch_extensions
+),
+-- Each touch with its lead's facts: 0.9M rows, so the 6M credits are joined once.
+lead_touches AS (
+    SELECT t.*, l.lead_month, l.opportunity_id, l.is_spam, l.is_mql, l.is_sql,
+           l.opportunity_share, l.won_share, l.pipeline, l.revenue
+    FROM touches t
+    JOIN int_leads l ON l.lead_id = t.lead_id
 )
 SELECT
     c.attribution_model,
-    l.lead_month AS month,
+    t.lead_month AS month,
     c.lead_id,
-    l.opportunity_id,
+    t.opportunity_id,
     t.touch_index,
     t.session_key,
     t.user_pseudo_id,
@@ -65,13 +72,12 @@ SELECT
     t.match_method,
     c.credit,
     c.credit AS leads,
-    CASE WHEN l.is_spam THEN c.credit ELSE 0.0 END AS spam_leads,
-    CASE WHEN l.is_mql THEN c.credit ELSE 0.0 END AS mqls,
-    CASE WHEN l.is_sql THEN c.credit ELSE 0.0 END AS sqls,
-    c.credit * l.opportunity_share AS opportunities,
-    c.credit * l.won_share AS won_deals,
-    c.credit * l.pipeline AS pipeline,
-    c.credit * l.revenue AS revenue
+    CASE WHEN t.is_spam THEN c.credit ELSE 0.0 END AS spam_leads,
+    CASE WHEN t.is_mql THEN c.credit ELSE 0.0 END AS mqls,
+    CASE WHEN t.is_sql THEN c.credit ELSE 0.0 END AS sqls,
+    c.credit * t.opportunity_share AS opportunities,
+    c.credit * t.won_share AS won_deals,
+    c.credit * t.pipeline AS pipeline,
+    c.credit * t.revenue AS revenue
 FROM credits c
-JOIN touches t ON t.lead_id = c.lead_id AND t.touch_index = c.touch_index
-JOIN int_leads l ON l.lead_id = c.lead_id
+JOIN lead_touches t ON t.lead_id = c.lead_id AND t.touch_index = c.touch_index
