@@ -405,14 +405,8 @@ fn datafusion_settings_come_from_the_environment_and_a_bad_one_is_a_usage_error(
             .output()
             .unwrap()
     };
-    let out = show("1234");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("1234"));
+    let shown = crate::support::assert_ok(&show("1234"), "SHOW with the variable set");
+    assert!(shown.contains("1234"), "{shown}");
     let out = show("many");
     assert_eq!(
         out.status.code(),
