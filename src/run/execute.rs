@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::dataframe::DataFrameWriteOptions;
 
-use super::model::{Materialization, Model};
+use super::model::{Layer, Materialization, Model};
 use super::plan::Action;
 use super::publish::{ModelVersion, PartitionType, Published};
 use super::{audit, count_of, incremental, register_published, NodeResult, NodeStatus, Runner};
@@ -254,19 +254,20 @@ impl Runner<'_> {
         let schema_hash = super::plan::hash_hex(&[&format!("{:?}", schema.fields())]);
         let mut options = DataFrameWriteOptions::new();
         let mut partition_type = None;
-        let mut parquet = None;
+        let mut parquet = self.ctx.state().default_table_options().parquet.clone();
+        if matches!(m.layer, Layer::Staging | Layer::Intermediate) {
+            parquet.global.compression = Some(crate::warehouse::working_compression_setting());
+        }
         if let Some(col) = &m.header.partition_by {
             let field = schema
                 .field_with_name(col)
                 .map_err(|_| fail(&format!("partition_by column {col:?} is not in the output")))?;
             partition_type = Some(PartitionType::of(field.data_type()));
             options = options.with_partition_by(vec![col.clone()]);
-            let mut table = self.ctx.state().default_table_options().parquet.clone();
-            table.global.max_row_group_size = PARTITION_ROW_GROUP_ROWS;
-            parquet = Some(table);
+            parquet.global.max_row_group_size = PARTITION_ROW_GROUP_ROWS;
         }
         let written = df
-            .write_parquet(&self.warehouse.url_of(dir), options, parquet)
+            .write_parquet(&self.warehouse.url_of(dir), options, Some(parquet))
             .await
             .map_err(|e| fail(&e))?;
         let rows = count_of(&written);

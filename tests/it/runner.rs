@@ -351,3 +351,37 @@ async fn a_nightly_tests_the_rebuilt_days_and_still_catches_a_bad_row() {
     );
     assert_eq!(node.tests[0].failing_rows, 1, "user z, on the new day");
 }
+
+/// The Parquet codecs of a published model's files (every column chunk of every row group).
+fn codecs_of(project: &TestProject, model: &str) -> std::collections::BTreeSet<String> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = project.path().join(format!("warehouse/marts/{model}/v1"));
+    let mut codecs = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "parquet") {
+            let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+            for group in reader.metadata().row_groups() {
+                codecs.extend(group.columns().iter().map(|c| c.compression().to_string()));
+            }
+        }
+    }
+    codecs
+}
+
+/// Staging and intermediate models are the build's working files, read back by the models
+/// after them: written uncompressed. The marts, which BI tools read, stay snappy.
+#[tokio::test]
+async fn working_models_are_written_uncompressed_and_marts_snappy() {
+    let project = small_project(&[
+        ("staging/spend_by_day", SPEND_BY_DAY),
+        ("marts/total", TOTAL),
+    ])
+    .await;
+    assert!(full_refresh(&project).await.published);
+    assert_eq!(
+        codecs_of(&project, "spend_by_day"),
+        ["UNCOMPRESSED".to_string()].into()
+    );
+    assert_eq!(codecs_of(&project, "total"), ["SNAPPY".to_string()].into());
+}
