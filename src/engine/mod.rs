@@ -91,6 +91,7 @@ impl Engine {
     /// defaults, then any `DATAFUSION_*` environment variable (as datafusion-cli reads them,
     /// e.g. `DATAFUSION_EXECUTION_BATCH_SIZE=32768`), then Clearsight's own, which win.
     pub fn config(&self) -> Result<SessionConfig> {
+        crate::warehouse::check_compression_settings()?;
         let config = SessionConfig::from_env().map_err(|e| Error::Config {
             file: "environment (DATAFUSION_* variables)".into(),
             message: e.to_string(),

@@ -183,6 +183,26 @@ pub fn working_compression_setting() -> String {
     std::env::var("CLEARSIGHT_WORKING_COMPRESSION").unwrap_or_else(|_| "uncompressed".into())
 }
 
+/// Both compression variables name a codec the Parquet writer knows: a usage error naming the
+/// variable otherwise (without this, a bad one failed the first model's write, or fell back to
+/// snappy in the loader).
+pub fn check_compression_settings() -> Result<()> {
+    let settings = [
+        ("CLEARSIGHT_PARQUET_COMPRESSION", compression_setting()),
+        (
+            "CLEARSIGHT_WORKING_COMPRESSION",
+            working_compression_setting(),
+        ),
+    ];
+    for (variable, value) in settings {
+        value.parse::<Compression>().map_err(|e| Error::Config {
+            file: format!("environment ({variable})"),
+            message: format!("{value:?} is not a Parquet compression: {e}"),
+        })?;
+    }
+    Ok(())
+}
+
 /// Writer settings for everything Clearsight writes: [`compression_setting`], page statistics,
 /// big row groups.
 fn writer_properties_builder() -> WriterPropertiesBuilder {
