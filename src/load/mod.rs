@@ -362,6 +362,7 @@ pub async fn load(
     observer: &dyn Observer,
     rehash: bool,
 ) -> Result<LoadReport> {
+    crate::warehouse::check_compression_settings()?;
     let started = Instant::now();
     let mut seen = seen::SeenFiles::read(warehouse).await?;
     let mut report = LoadReport::default();

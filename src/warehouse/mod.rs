@@ -164,13 +164,16 @@ impl Warehouse {
     }
 }
 
+const COMPRESSION_VARIABLE: &str = "CLEARSIGHT_PARQUET_COMPRESSION";
+const WORKING_COMPRESSION_VARIABLE: &str = "CLEARSIGHT_WORKING_COMPRESSION";
+
 /// The Parquet compression of everything Clearsight writes, in DataFusion's spelling: `snappy`
 /// (DuckDB's default too), or what `CLEARSIGHT_PARQUET_COMPRESSION` names (`zstd(1)`,
 /// `lz4_raw`, `uncompressed`, ...; a knob for benchmarks, see docs/performance.md). It was
 /// zstd(1) until the 1M build measured about 5% faster with snappy: parquet-rs makes a zstd
 /// context per column chunk, and the warehouse has many small files (one per export day).
 pub fn compression_setting() -> String {
-    std::env::var("CLEARSIGHT_PARQUET_COMPRESSION").unwrap_or_else(|_| "snappy".into())
+    std::env::var(COMPRESSION_VARIABLE).unwrap_or_else(|_| "snappy".into())
 }
 
 /// The compression of the staging and intermediate models: the build's working files, each read
@@ -180,37 +183,35 @@ pub fn compression_setting() -> String {
 /// (docs/performance.md, session 13). The marts, which BI tools read, keep
 /// [`compression_setting`].
 pub fn working_compression_setting() -> String {
-    std::env::var("CLEARSIGHT_WORKING_COMPRESSION").unwrap_or_else(|_| "uncompressed".into())
+    std::env::var(WORKING_COMPRESSION_VARIABLE).unwrap_or_else(|_| "uncompressed".into())
+}
+
+/// The codec `value` of the environment variable `variable` names: a usage error naming the
+/// variable when the Parquet writer knows no such codec.
+fn parse_compression(variable: &str, value: &str) -> Result<Compression> {
+    value.parse::<Compression>().map_err(|e| Error::Config {
+        file: format!("environment ({variable})"),
+        message: format!("{value:?} is not a Parquet compression: {e}"),
+    })
 }
 
 /// Both compression variables name a codec the Parquet writer knows: a usage error naming the
-/// variable otherwise (without this, a bad one failed the first model's write, or fell back to
-/// snappy in the loader).
+/// variable otherwise. Checked before a load or a session starts: a bad one failed the first
+/// model's write, and the loader used snappy instead.
 pub fn check_compression_settings() -> Result<()> {
-    let settings = [
-        ("CLEARSIGHT_PARQUET_COMPRESSION", compression_setting()),
-        (
-            "CLEARSIGHT_WORKING_COMPRESSION",
-            working_compression_setting(),
-        ),
-    ];
-    for (variable, value) in settings {
-        value.parse::<Compression>().map_err(|e| Error::Config {
-            file: format!("environment ({variable})"),
-            message: format!("{value:?} is not a Parquet compression: {e}"),
-        })?;
-    }
+    parse_compression(COMPRESSION_VARIABLE, &compression_setting())?;
+    parse_compression(WORKING_COMPRESSION_VARIABLE, &working_compression_setting())?;
     Ok(())
 }
 
 /// Writer settings for everything Clearsight writes: [`compression_setting`], page statistics,
 /// big row groups.
-fn writer_properties_builder() -> WriterPropertiesBuilder {
-    let compression = compression_setting().parse().unwrap_or(Compression::SNAPPY);
-    WriterProperties::builder()
+fn writer_properties_builder() -> Result<WriterPropertiesBuilder> {
+    let compression = parse_compression(COMPRESSION_VARIABLE, &compression_setting())?;
+    Ok(WriterProperties::builder()
         .set_compression(compression)
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(1_048_576))
+        .set_max_row_group_row_count(Some(1_048_576)))
 }
 
 /// Encodes batches as one Parquet file in memory.
@@ -250,7 +251,7 @@ pub fn parquet_bytes_laid_out(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut properties = writer_properties_builder();
+    let mut properties = writer_properties_builder()?;
     for name in layout.distinct {
         properties = properties.set_column_dictionary_enabled(ColumnPath::from(*name), false);
     }

@@ -422,7 +422,7 @@ fn datafusion_settings_come_from_the_environment_and_a_bad_one_is_a_usage_error(
 }
 
 /// A compression variable naming no codec is a usage error naming the variable, before anything
-/// is built (it failed at the first model's write, or fell back to snappy in the loader).
+/// is built or loaded (it failed at the first model's write, and `load` used snappy instead).
 #[test]
 fn a_bad_compression_variable_is_a_usage_error() {
     let project = tiny_project();
@@ -430,16 +430,18 @@ fn a_bad_compression_variable_is_a_usage_error() {
         "CLEARSIGHT_PARQUET_COMPRESSION",
         "CLEARSIGHT_WORKING_COMPRESSION",
     ] {
-        let out = crate::support::bin_in(project.path())
-            .env(variable, "brotlish")
-            .args(["query", "SELECT 1"])
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{variable}: {stderr}");
-        assert!(
-            stderr.contains(variable) && stderr.contains("brotlish"),
-            "{stderr}"
-        );
+        for args in [&["query", "SELECT 1"][..], &["load"]] {
+            let out = crate::support::bin_in(project.path())
+                .env(variable, "brotlish")
+                .args(args)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{variable} {args:?}: {stderr}");
+            assert!(
+                stderr.contains(variable) && stderr.contains("brotlish"),
+                "{stderr}"
+            );
+        }
     }
 }
