@@ -3,9 +3,10 @@
 //! gives it, NULL values included; of rows with equal keys, the smallest value (so the answer
 //! does not depend on which partition saw which row first). DataFusion's ordered `FIRST_VALUE`
 //! keeps every group's ordering as a vector of `ScalarValue`s and compares them one by one;
-//! here the (key..., value) rows of a batch are encoded once into byte-comparable rows (arrow's
+//! here a batch's keys, and its values, are encoded once into byte-comparable rows (arrow's
 //! `RowConverter`), a comparison is a `memcmp`, and a group keeps its best row's bytes in one
-//! arena shared by all groups. The sessions models pick a session's campaign, source and
+//! arena shared by all groups. The value has an encoding of its own, so that emitting decodes
+//! the values and not the keys. The sessions models pick a session's campaign, source and
 //! referrer with it (ordered by time, file and line).
 
 use std::sync::Arc;
@@ -51,11 +52,16 @@ impl AggregateUDFImpl for FirstBy {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[row]", args.name),
-            DataType::Binary,
-            true,
-        ))])
+        // A best row so far: its keys' and its value's bytes in arrow's row format.
+        Ok(["key", "value"]
+            .map(|part| {
+                Arc::new(Field::new(
+                    format!("{}[{part}]", args.name),
+                    DataType::Binary,
+                    true,
+                ))
+            })
+            .to_vec())
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
@@ -74,30 +80,39 @@ impl AggregateUDFImpl for FirstBy {
     }
 }
 
-/// Where a group's best row lies in [`FirstByGroups::arena`] (`len` 0: no row yet; an encoded
-/// row is never empty, each field having at least its null byte).
+/// Where a group's best row lies in [`FirstByGroups::arena`]: its key bytes, then its value
+/// bytes (`len` 0: no row yet; an encoded row is never empty, each field having at least its
+/// null byte).
 #[derive(Clone, Copy, Default)]
 struct Slot {
     start: usize,
-    len: usize,
+    len: u32,
+    key_len: u32,
 }
 
-/// Per group, the best row seen, as the bytes of its (key..., value) row: `update_batch` takes
-/// raw rows (value, keys...), `merge_batch` partial states (row bytes). The bytes of every
-/// group live in one arena, so a group costs a [`Slot`] and its bytes, not two allocations and
-/// a `ScalarValue` (at 1M events `int_sessions`' five `first_by` held 400 MB that way).
+/// A row as its encoded keys and its encoded value. Tuples of byte strings compare as the keys,
+/// then the value.
+type Row<'a> = (&'a [u8], &'a [u8]);
+
+/// Per group, the best row seen, as the bytes of its keys and of its value: `update_batch`
+/// takes raw rows (value, keys...), `merge_batch` partial states (the two byte strings). The
+/// bytes of every group live in one arena, so a group costs a [`Slot`] and its bytes, not two
+/// allocations and a `ScalarValue` (at 1M events `int_sessions`' five `first_by` held 400 MB
+/// that way). The value is encoded on its own so that emitting decodes only it, not the keys.
 struct FirstByGroups {
     value_type: DataType,
-    /// Encodes (key..., value): row bytes compare as the keys, then the value.
-    rows: RowConverter,
+    /// Encodes the keys: the bytes compare as the keys (a tuple, ascending, NULL first).
+    keys: RowConverter,
+    /// Encodes the value.
+    value: RowConverter,
     arena: Vec<u8>,
     best: Vec<Slot>,
     /// Bytes of `arena` no slot points to any more (rows replaced by better ones).
     garbage: usize,
     /// Per group, the row of the current batch that is its best so far ([`NONE`]: none).
     batch_best: Vec<usize>,
-    /// The row of all NULLs: what a group without rows evaluates to.
-    null_row: Vec<u8>,
+    /// The NULL value's bytes: what a group without rows evaluates to.
+    null_value: Vec<u8>,
 }
 
 const NONE: usize = usize::MAX;
@@ -118,31 +133,39 @@ impl FirstByGroups {
     }
 
     /// `types`: the keys' types, then the value's.
-    fn of_types(types: Vec<DataType>) -> Result<Self> {
-        let nulls: Vec<ArrayRef> = types.iter().map(|t| new_null_array(t, 1)).collect();
-        let value_type = types.last().cloned().unwrap_or(DataType::Null);
-        let rows = RowConverter::new(types.into_iter().map(SortField::new).collect())?;
-        let null_row = rows.convert_columns(&nulls)?.row(0).data().to_vec();
+    fn of_types(mut types: Vec<DataType>) -> Result<Self> {
+        let value_type = types.pop().unwrap_or(DataType::Null);
+        let keys = RowConverter::new(types.into_iter().map(SortField::new).collect())?;
+        let value = RowConverter::new(vec![SortField::new(value_type.clone())])?;
+        let null_value = value
+            .convert_columns(&[new_null_array(&value_type, 1)])?
+            .row(0)
+            .data()
+            .to_vec();
         Ok(FirstByGroups {
             value_type,
-            rows,
+            keys,
+            value,
             arena: Vec::new(),
             best: Vec::new(),
             garbage: 0,
             batch_best: Vec::new(),
-            null_row,
+            null_value,
         })
     }
 
-    fn bytes(&self, slot: Slot) -> Option<&[u8]> {
-        (slot.len > 0).then(|| &self.arena[slot.start..slot.start + slot.len])
+    fn bytes(&self, slot: Slot) -> Option<Row<'_>> {
+        (slot.len > 0).then(|| {
+            let row = &self.arena[slot.start..slot.start + slot.len as usize];
+            row.split_at(slot.key_len as usize)
+        })
     }
 
     /// Offers rows to their groups (`row(i)` the i-th row's bytes): in each group, the batch's
-    /// best row replaces the kept one when its bytes are smaller.
+    /// best row replaces the kept one when it is smaller.
     fn offer<'k>(
         &mut self,
-        row: impl Fn(usize) -> Option<&'k [u8]>,
+        row: impl Fn(usize) -> Option<Row<'k>>,
         group_indices: &[usize],
         total_groups: usize,
     ) {
@@ -164,17 +187,19 @@ impl FirstByGroups {
         }
         for group in touched {
             let i = std::mem::replace(&mut self.batch_best[group], NONE);
-            let r = row(i).expect("offered rows have bytes");
+            let (key, value) = row(i).expect("offered rows have bytes");
             let old = self.best[group];
-            if self.bytes(old).is_some_and(|kept| kept <= r) {
+            if self.bytes(old).is_some_and(|kept| kept <= (key, value)) {
                 continue;
             }
-            self.garbage += old.len;
+            self.garbage += old.len as usize;
             self.best[group] = Slot {
                 start: self.arena.len(),
-                len: r.len(),
+                len: (key.len() + value.len()) as u32,
+                key_len: key.len() as u32,
             };
-            self.arena.extend_from_slice(r);
+            self.arena.extend_from_slice(key);
+            self.arena.extend_from_slice(value);
         }
         if self.arena.len() > COMPACT_FROM && self.garbage * 2 > self.arena.len() {
             self.compact();
@@ -191,23 +216,23 @@ impl FirstByGroups {
         let mut end = 0;
         for g in kept {
             let slot = &mut self.best[g];
-            self.arena
-                .copy_within(slot.start..slot.start + slot.len, end);
+            let len = slot.len as usize;
+            self.arena.copy_within(slot.start..slot.start + len, end);
             slot.start = end;
-            end += slot.len;
+            end += len;
         }
         self.arena.truncate(end);
         self.garbage = 0;
     }
 
-    /// The rows of the emitted groups, as a binary array (NULL: no row); the open groups keep
+    /// `f` of the emitted groups' slots; then those groups are gone, and the open groups keep
     /// their slots' allocation.
-    fn take(&mut self, emit_to: EmitTo) -> BinaryArray {
+    fn emit<T>(&mut self, emit_to: EmitTo, f: impl FnOnce(&Self, &[Slot]) -> T) -> T {
         let n = match emit_to {
             EmitTo::All => self.best.len(),
             EmitTo::First(n) => n,
         };
-        let taken: BinaryArray = self.best[..n].iter().map(|&s| self.bytes(s)).collect();
+        let out = f(self, &self.best[..n]);
         // Not `EmitTo::take_needed`: it leaves the groups still open in a new vector of their
         // own size, and an aggregate over sorted input (which emits its finished groups after
         // every batch) then grew that vector again, from fresh pages, after every batch: 43% of
@@ -221,32 +246,39 @@ impl FirstByGroups {
         } else {
             self.compact();
         }
-        taken
+        out
     }
 
-    /// The values of rows given as bytes (NULL: the value is NULL).
-    fn values(&self, rows: &BinaryArray) -> Result<ArrayRef> {
-        let parser = self.rows.parser();
-        let rows = (0..rows.len()).map(|i| {
-            let bytes = if rows.is_valid(i) {
-                rows.value(i)
-            } else {
-                &self.null_row
-            };
+    /// The values of the rows in `slots` (an empty slot: NULL). Only the values are decoded.
+    fn values(&self, slots: &[Slot]) -> Result<ArrayRef> {
+        let parser = self.value.parser();
+        let rows = slots.iter().map(|&s| {
+            let bytes = self.bytes(s).map_or(self.null_value.as_slice(), |(_, v)| v);
             parser.parse(bytes)
         });
-        let columns = self.rows.convert_rows(rows)?;
-        let value = columns.last().expect("the value is the last column");
+        let columns = self.value.convert_rows(rows)?;
         // The row format gives a dictionary's values back as the values' type.
-        Ok(datafusion::arrow::compute::cast(value, &self.value_type)?)
+        Ok(datafusion::arrow::compute::cast(
+            &columns[0],
+            &self.value_type,
+        )?)
     }
-}
 
-/// Raw rows (value, keys...) as the bytes of their (key..., value) rows.
-fn encode(rows: &RowConverter, values: &[ArrayRef]) -> Result<Rows> {
-    let mut columns: Vec<ArrayRef> = values[1..].to_vec();
-    columns.push(values[0].clone());
-    Ok(rows.convert_columns(&columns)?)
+    /// The partial states of the rows in `slots`: their keys' and their values' bytes.
+    fn states(&self, slots: &[Slot]) -> Vec<ArrayRef> {
+        let rows: Vec<Option<Row>> = slots.iter().map(|&s| self.bytes(s)).collect();
+        let keys: BinaryArray = rows.iter().map(|r| r.map(|(k, _)| k)).collect();
+        let values: BinaryArray = rows.iter().map(|r| r.map(|(_, v)| v)).collect();
+        vec![Arc::new(keys), Arc::new(values)]
+    }
+
+    /// Raw rows (value, keys...) as their keys' and their value's bytes.
+    fn encode(&self, values: &[ArrayRef]) -> Result<(Rows, Rows)> {
+        Ok((
+            self.keys.convert_columns(&values[1..])?,
+            self.value.convert_columns(&values[..1])?,
+        ))
+    }
 }
 
 impl GroupsAccumulator for FirstByGroups {
@@ -258,8 +290,8 @@ impl GroupsAccumulator for FirstByGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         let Some(filter) = opt_filter else {
-            let rows = encode(&self.rows, values)?;
-            let row = |i: usize| Some(rows.row(i).data());
+            let (keys, value) = self.encode(values)?;
+            let row = |i: usize| Some((keys.row(i).data(), value.row(i).data()));
             self.offer(row, group_indices, total_num_groups);
             return Ok(());
         };
@@ -269,7 +301,7 @@ impl GroupsAccumulator for FirstByGroups {
             .iter()
             .map(|c| datafusion::arrow::compute::filter(c, filter))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        let rows = encode(&self.rows, &kept)?;
+        let (keys, value) = self.encode(&kept)?;
         // Row i of the batch is row at[i] of the encoded ones (NONE: filtered out).
         let mut at = Vec::with_capacity(filter.len());
         let mut next = 0;
@@ -281,7 +313,8 @@ impl GroupsAccumulator for FirstByGroups {
                 at.push(NONE);
             }
         }
-        let row = |i: usize| (at[i] != NONE).then(|| rows.row(at[i]).data());
+        let row =
+            |i: usize| (at[i] != NONE).then(|| (keys.row(at[i]).data(), value.row(at[i]).data()));
         self.offer(row, group_indices, total_num_groups);
         Ok(())
     }
@@ -292,8 +325,9 @@ impl GroupsAccumulator for FirstByGroups {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        let rows: &BinaryArray = values[0].as_binary();
-        let row = |i: usize| rows.is_valid(i).then(|| rows.value(i));
+        let (keys, value): (&BinaryArray, &BinaryArray) =
+            (values[0].as_binary(), values[1].as_binary());
+        let row = |i: usize| keys.is_valid(i).then(|| (keys.value(i), value.value(i)));
         self.offer(row, group_indices, total_num_groups);
         Ok(())
     }
@@ -304,23 +338,24 @@ impl GroupsAccumulator for FirstByGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let rows = encode(&self.rows, values)?;
-        let state: BinaryArray = (0..values[0].len())
-            .map(|i| {
-                let kept = opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
-                kept.then(|| rows.row(i).data())
-            })
+        let (keys, value) = self.encode(values)?;
+        let kept = |i: usize| opt_filter.is_none_or(|f| f.is_valid(i) && f.value(i));
+        let n = values[0].len();
+        let keys: BinaryArray = (0..n)
+            .map(|i| kept(i).then(|| keys.row(i).data()))
             .collect();
-        Ok(vec![Arc::new(state)])
+        let value: BinaryArray = (0..n)
+            .map(|i| kept(i).then(|| value.row(i).data()))
+            .collect();
+        Ok(vec![Arc::new(keys), Arc::new(value)])
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let rows = self.take(emit_to);
-        self.values(&rows)
+        self.emit(emit_to, |groups, slots| groups.values(slots))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![Arc::new(self.take(emit_to))])
+        Ok(self.emit(emit_to, |groups, slots| groups.states(slots)))
     }
 
     fn size(&self) -> usize {
@@ -340,8 +375,9 @@ impl std::fmt::Debug for FirstByAccumulator {
 }
 
 impl FirstByAccumulator {
-    fn row(&self) -> Option<&[u8]> {
-        self.0.best.first().and_then(|&s| self.0.bytes(s))
+    /// The group's slot (empty before any row).
+    fn slot(&self) -> [Slot; 1] {
+        [self.0.best.first().copied().unwrap_or_default()]
     }
 }
 
@@ -357,12 +393,13 @@ impl Accumulator for FirstByAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(self.row().map(<[u8]>::to_vec))])
+        (self.0.states(&self.slot()).iter())
+            .map(|state| ScalarValue::try_from_array(state, 0))
+            .collect()
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let rows: BinaryArray = std::iter::once(self.row()).collect();
-        ScalarValue::try_from_array(&self.0.values(&rows)?, 0)
+        ScalarValue::try_from_array(&self.0.values(&self.slot())?, 0)
     }
 
     fn size(&self) -> usize {

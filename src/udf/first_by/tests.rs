@@ -246,3 +246,55 @@ async fn a_dictionary_value_comes_back_as_a_dictionary() {
         ["| Dictionary(Int32, Utf8) | early |"]
     );
 }
+
+/// An aggregate over many groups stops aggregating partially and passes each row on as its own
+/// partial state (`convert_to_state`): the final aggregate then merges rows' keys and values.
+#[tokio::test]
+async fn rows_passed_on_as_partial_states_give_the_same_answer() {
+    let data: Vec<(String, Option<String>, i64, i64)> = (0..400i64)
+        .map(|i| {
+            let v = (i % 7 != 0).then(|| format!("v{}", (i * 7919) % 1000));
+            (format!("g{}", i % 150), v, (i * 13) % 17, i)
+        })
+        .collect();
+    let rows_of: Vec<(&str, Option<&str>, i64, i64)> = data
+        .iter()
+        .map(|r| (r.0.as_str(), r.1.as_deref(), r.2, r.3))
+        .collect();
+    let (left, right) = rows_of.split_at(180);
+    let ctx = session(&[left, right]).await;
+    for set in [
+        "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 1",
+        "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
+        "SET datafusion.execution.batch_size = 16",
+    ] {
+        ctx.sql(set).await.unwrap().collect().await.unwrap();
+    }
+    let query = |filter: &str| {
+        format!("SELECT g, first_by(v, at, line) {filter} AS v FROM t GROUP BY g ORDER BY g")
+    };
+    let plan = rows(&ctx, &format!("EXPLAIN ANALYZE {}", query("")))
+        .await
+        .join("\n");
+    assert!(
+        plan.contains("skipped_aggregation_rows=") && !plan.contains("skipped_aggregation_rows=0,"),
+        "the partial aggregate did not pass rows on: {plan}"
+    );
+    let ours = rows(&ctx, &query("")).await;
+    let theirs = rows(
+        &ctx,
+        "SELECT g, FIRST_VALUE(v ORDER BY at, line) AS v FROM t GROUP BY g ORDER BY g",
+    )
+    .await;
+    assert_eq!(ours.len(), 150);
+    assert_eq!(ours, theirs);
+    // Under a FILTER a row the filter drops has no state. g0's rows are lines 0 (at 0), 150
+    // (at 1950 % 17 = 12) and 300 (at 3900 % 17 = 7, v 300 * 7919 % 1000 = 700); line 0 is
+    // filtered out, so line 300 is the earliest.
+    let filtered = rows(&ctx, &query("FILTER (WHERE line >= 150)")).await;
+    assert_eq!(filtered.len(), 150);
+    assert_eq!(filtered[0], "| g0   | v700 |");
+    let unfiltered = rows(&ctx, &query("")).await;
+    // Without the filter line 0 (at 0) is the earliest, and its v is NULL (0 % 7 = 0).
+    assert_eq!(unfiltered[0], "| g0   |      |");
+}
