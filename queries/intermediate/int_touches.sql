@@ -1,4 +1,4 @@
--- version: 2
+-- version: 3
 -- materialized: table
 -- description: >
 --   Every lead's journey (SPEC section 4): the sessions of its matched GA users that start in
@@ -65,7 +65,7 @@ fallback AS (
         CAST(NULL AS VARCHAR) AS user_pseudo_id,
         CAST(NULL AS BIGINT) AS ga_session_id,
         l.created_at AS touch_at,
-        COALESCE(l.utm_source, NULLIF(LOWER(TRIM(l.lead_source)), ''), '(none)') AS source,
+        COALESCE(l.utm_source, clean_text(l.lead_source), '(none)') AS source,
         CASE WHEN l.utm_source IS NOT NULL THEN COALESCE(l.utm_medium, '(none)') ELSE '(lead source)' END AS medium,
         CASE WHEN l.utm_source IS NOT NULL THEN COALESCE(l.utm_campaign, '(not set)') ELSE '(not set)' END AS campaign,
         CASE

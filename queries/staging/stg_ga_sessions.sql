@@ -1,4 +1,4 @@
--- version: 3
+-- version: 4
 -- materialized: incremental
 -- partition_by: source_file
 -- description: >
@@ -6,8 +6,8 @@
 --   (file, user_pseudo_id, ga_session_id) with the file's earliest event of the session, its
 --   smallest gclid, and its earliest campaign, manual/UTM source and external referrer, each
 --   with the time and line of the event it came from. The traffic fields are cleaned here
---   (trimmed, lower-cased; page_gclid, utm_* and referrer_host were read out of the URLs by the
---   loader; a referrer on one of our own hosts is no referrer). A session that crosses
+--   (clean_text: trimmed, lower-cased, NULL when blank; page_gclid, utm_* and referrer_host were
+--   read out of the URLs by the loader; a referrer on one of our own hosts is no referrer). A session that crosses
 --   midnight has a row in each day's file; int_sessions merges them, exactly. Incremental by
 --   file: a nightly load of one new day reads only that day.
 -- tests:
@@ -21,12 +21,12 @@ WITH events AS (
         e.ga_session_id,
         e.event_at,
         COALESCE(NULLIF(TRIM(e.gclid), ''), e.page_gclid) AS gclid,
-        NULLIF(LOWER(TRIM(e.manual_source)), '') AS manual_source,
-        NULLIF(LOWER(TRIM(e.manual_medium)), '') AS manual_medium,
-        NULLIF(LOWER(TRIM(e.manual_campaign_name)), '') AS manual_campaign,
-        NULLIF(LOWER(TRIM(e.utm_source)), '') AS utm_source,
-        NULLIF(LOWER(TRIM(e.utm_medium)), '') AS utm_medium,
-        NULLIF(LOWER(TRIM(e.utm_campaign)), '') AS utm_campaign,
+        clean_text(e.manual_source) AS manual_source,
+        clean_text(e.manual_medium) AS manual_medium,
+        clean_text(e.manual_campaign_name) AS manual_campaign,
+        clean_text(e.utm_source) AS utm_source,
+        clean_text(e.utm_medium) AS utm_medium,
+        clean_text(e.utm_campaign) AS utm_campaign,
         CASE WHEN own.host IS NULL THEN e.referrer_host END AS external_referrer
     FROM ga_events e
     LEFT JOIN cfg_own_hosts own ON own.host = e.referrer_host

@@ -1,4 +1,4 @@
--- version: 3
+-- version: 4
 -- materialized: table
 -- description: >
 --   Latest version of every lead (Salesforce Lead, HubSpot contact), with its funnel flags
@@ -48,9 +48,9 @@ SELECT
     r.email_sha256,
     r.ga_client_id,
     NULLIF(TRIM(r.gclid), '') AS gclid,
-    NULLIF(LOWER(TRIM(r.utm_source)), '') AS utm_source,
-    NULLIF(LOWER(TRIM(r.utm_medium)), '') AS utm_medium,
-    NULLIF(LOWER(TRIM(r.utm_campaign)), '') AS utm_campaign,
+    clean_text(r.utm_source) AS utm_source,
+    clean_text(r.utm_medium) AS utm_medium,
+    clean_text(r.utm_campaign) AS utm_campaign,
     r.lead_source,
     r.status,
     spam.status IS NOT NULL AS is_spam,

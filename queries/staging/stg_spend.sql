@@ -1,4 +1,4 @@
--- version: 2
+-- version: 3
 -- materialized: table
 -- description: >
 --   Ad spend per month, channel and campaign as the platforms name it (SPEC section 7):
@@ -20,7 +20,7 @@ mapped AS (
     SELECT
         CAST(DATE_TRUNC('month', CAST(a.spend_date AS TIMESTAMP)) AS DATE) AS spend_month,
         COALESCE(ov.channel, p.channel, 'Unassigned') AS channel,
-        COALESCE(NULLIF(LOWER(TRIM(a.campaign)), ''), '(not set)') AS campaign,
+        COALESCE(clean_text(a.campaign), '(not set)') AS campaign,
         a.cost
     FROM ad_spend a
     LEFT JOIN overridden ov ON ov.source_file = a.source_file AND ov.source_line = a.source_line

@@ -5,6 +5,7 @@ pub mod channel;
 pub mod first_by;
 pub mod kpi;
 pub mod markov;
+pub mod text;
 pub mod time;
 pub mod url;
 
@@ -43,6 +44,7 @@ pub fn functions(rules: Arc<ChannelRules>) -> Vec<Arc<ScalarUDF>> {
         ))),
         Arc::new(ScalarUDF::from(time::DaysBetween::default())),
         Arc::new(ScalarUDF::from(kpi::Kpi::default())),
+        Arc::new(ScalarUDF::from(text::CleanText::default())),
     ]
 }
 
