@@ -8,11 +8,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use datafusion::arrow::array::ByteView;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, GenericStringArray, GenericStringBuilder, OffsetSizeTrait,
     StringViewArray, StringViewBuilder,
 };
-use datafusion::arrow::array::ByteView;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::{

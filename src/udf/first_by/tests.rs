@@ -43,6 +43,20 @@ async fn session(parts: &[&[(&str, Option<&str>, i64, i64)]]) -> SessionContext 
     ctx
 }
 
+/// Owned (group, value, at, line) rows, the first `at` in one partition and the rest in another.
+async fn session_split(data: &[(String, Option<String>, i64, i64)], at: usize) -> SessionContext {
+    let rows_of: Vec<(&str, Option<&str>, i64, i64)> = data
+        .iter()
+        .map(|r| (r.0.as_str(), r.1.as_deref(), r.2, r.3))
+        .collect();
+    let (left, right) = rows_of.split_at(at);
+    session(&[left, right]).await
+}
+
+/// DataFusion's own answer, which `first_by(v, at, line)` must agree with.
+const ORDERED_FIRST_VALUE: &str =
+    "SELECT g, FIRST_VALUE(v ORDER BY at, line) AS v FROM t GROUP BY g ORDER BY g";
+
 async fn rows(ctx: &SessionContext, sql: &str) -> Vec<String> {
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap();
@@ -113,22 +127,13 @@ async fn agrees_with_ordered_first_value() {
             )
         })
         .collect();
-    let rows_of: Vec<(&str, Option<&str>, i64, i64)> = data
-        .iter()
-        .map(|r| (r.0.as_str(), r.1.as_deref(), r.2, r.3))
-        .collect();
-    let (left, right) = rows_of.split_at(250);
-    let ctx = session(&[left, right]).await;
+    let ctx = session_split(&data, 250).await;
     let ours = rows(
         &ctx,
         "SELECT g, first_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g",
     )
     .await;
-    let theirs = rows(
-        &ctx,
-        "SELECT g, FIRST_VALUE(v ORDER BY at, line) AS v FROM t GROUP BY g ORDER BY g",
-    )
-    .await;
+    let theirs = rows(&ctx, ORDERED_FIRST_VALUE).await;
     assert_eq!(ours.len(), 37);
     assert_eq!(ours, theirs);
     // Under a FILTER that is NULL where v is (only the kept rows' keys are encoded).
@@ -257,12 +262,7 @@ async fn rows_passed_on_as_partial_states_give_the_same_answer() {
             (format!("g{}", i % 150), v, (i * 13) % 17, i)
         })
         .collect();
-    let rows_of: Vec<(&str, Option<&str>, i64, i64)> = data
-        .iter()
-        .map(|r| (r.0.as_str(), r.1.as_deref(), r.2, r.3))
-        .collect();
-    let (left, right) = rows_of.split_at(180);
-    let ctx = session(&[left, right]).await;
+    let ctx = session_split(&data, 180).await;
     for set in [
         "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 1",
         "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
@@ -281,11 +281,7 @@ async fn rows_passed_on_as_partial_states_give_the_same_answer() {
         "the partial aggregate did not pass rows on: {plan}"
     );
     let ours = rows(&ctx, &query("")).await;
-    let theirs = rows(
-        &ctx,
-        "SELECT g, FIRST_VALUE(v ORDER BY at, line) AS v FROM t GROUP BY g ORDER BY g",
-    )
-    .await;
+    let theirs = rows(&ctx, ORDERED_FIRST_VALUE).await;
     assert_eq!(ours.len(), 150);
     assert_eq!(ours, theirs);
     // Under a FILTER a row the filter drops has no state. g0's rows are lines 0 (at 0), 150
