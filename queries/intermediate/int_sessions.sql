@@ -1,4 +1,4 @@
--- version: 8
+-- version: 9
 -- materialized: incremental
 -- partition_by: session_id_day
 -- description: >
@@ -25,8 +25,9 @@ WITH
 -- its start is the earliest, its gclid the smallest, and each traffic field the one of the
 -- earliest event that carries it (by time, then file, then line): first_by(value, key...) is
 -- FIRST_VALUE(value ORDER BY key...) with the keys compared as bytes (src/udf/first_by.rs),
--- FILTERed to the rows that carry one (NULL when none does). One aggregate, no join: it can
--- spill under --memory-limit, where a join's hash table cannot.
+-- FILTERed to the rows that carry one (NULL when none does); the tagged source, medium and
+-- campaign come from one row, so they are one first_by of a struct (its keys encoded once).
+-- One aggregate, no join: it can spill under --memory-limit, where a join's hash table cannot.
 per_session AS (
     SELECT
         user_pseudo_id,
@@ -36,12 +37,10 @@ per_session AS (
         MIN(gclid) IS NOT NULL AS has_gclid,
         first_by(campaign, campaign_at, source_file, campaign_line)
             FILTER (WHERE campaign_at IS NOT NULL) AS gclid_campaign,
-        first_by(tagged_source, tagged_at, source_file, tagged_line)
-            FILTER (WHERE tagged_at IS NOT NULL) AS tagged_source,
-        first_by(tagged_medium, tagged_at, source_file, tagged_line)
-            FILTER (WHERE tagged_at IS NOT NULL) AS tagged_medium,
-        first_by(tagged_campaign, tagged_at, source_file, tagged_line)
-            FILTER (WHERE tagged_at IS NOT NULL) AS tagged_campaign,
+        first_by(
+            named_struct('source', tagged_source, 'medium', tagged_medium, 'campaign', tagged_campaign),
+            tagged_at, source_file, tagged_line
+        ) FILTER (WHERE tagged_at IS NOT NULL) AS tagged,
         first_by(referrer_host, referrer_at, source_file, referrer_line)
             FILTER (WHERE referrer_at IS NOT NULL) AS referrer_host
     FROM stg_ga_sessions
@@ -55,19 +54,19 @@ sourced AS (
         gclid,
         CASE
             WHEN has_gclid THEN 'google'
-            WHEN tagged_source IS NOT NULL THEN tagged_source
+            WHEN tagged['source'] IS NOT NULL THEN tagged['source']
             WHEN referrer_host IS NOT NULL THEN referrer_host
             ELSE '(direct)'
         END AS source,
         CASE
             WHEN has_gclid THEN 'cpc'
-            WHEN tagged_source IS NOT NULL THEN COALESCE(tagged_medium, '(none)')
+            WHEN tagged['source'] IS NOT NULL THEN COALESCE(tagged['medium'], '(none)')
             WHEN referrer_host IS NOT NULL THEN referrer_medium(referrer_host)
             ELSE '(none)'
         END AS medium,
         CASE
             WHEN has_gclid THEN COALESCE(gclid_campaign, '(not set)')
-            WHEN tagged_source IS NOT NULL THEN COALESCE(tagged_campaign, '(not set)')
+            WHEN tagged['source'] IS NOT NULL THEN COALESCE(tagged['campaign'], '(not set)')
             ELSE '(not set)'
         END AS campaign
     FROM per_session
