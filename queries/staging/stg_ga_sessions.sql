@@ -7,9 +7,9 @@
 --   smallest gclid, and its earliest campaign, manual/UTM source and external referrer, each
 --   with the time and line of the event it came from. The traffic fields are cleaned here
 --   (clean_text: trimmed, lower-cased, NULL when blank; page_gclid, utm_* and referrer_host were
---   read out of the URLs by the loader; a referrer on one of our own hosts is no referrer). A session that crosses
---   midnight has a row in each day's file; int_sessions merges them, exactly. Incremental by
---   file: a nightly load of one new day reads only that day.
+--   read out of the URLs by the loader; a referrer on one of our own hosts is no referrer). A
+--   session that crosses midnight has a row in each day's file; int_sessions merges them,
+--   exactly. Incremental by file: a nightly load of one new day reads only that day.
 -- tests:
 --   - not_null: [source_file, user_pseudo_id, ga_session_id, first_event_at]
 --   - unique: [source_file, user_pseudo_id, ga_session_id]

@@ -8,11 +8,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use datafusion::arrow::array::ByteView;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, GenericStringArray, GenericStringBuilder, OffsetSizeTrait,
     StringViewArray, StringViewBuilder,
 };
+use datafusion::arrow::array::{ByteView, MAX_INLINE_VIEW_LEN};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, Result, ScalarValue};
 use datafusion::logical_expr::{
@@ -108,8 +108,10 @@ fn clean_views(input: &StringViewArray) -> StringViewArray {
         match clean(value) {
             None => out.append_null(),
             Some(Cow::Owned(lower)) => out.append_value(&lower),
-            // Twelve bytes or fewer live in the view itself.
-            Some(Cow::Borrowed(kept)) if kept.len() <= 12 => out.append_value(kept),
+            // A short label lives in the view itself.
+            Some(Cow::Borrowed(kept)) if kept.len() <= MAX_INLINE_VIEW_LEN as usize => {
+                out.append_value(kept)
+            }
             Some(Cow::Borrowed(kept)) => {
                 let view = ByteView::from(view);
                 let skipped = kept.as_ptr() as usize - value.as_ptr() as usize;
