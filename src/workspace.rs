@@ -95,8 +95,10 @@ impl Workspace {
         self.engine()?.query_session(&self.project).await
     }
 
-    /// Loads every configured source (see [`crate::load::load`]).
+    /// Loads every configured source (see [`crate::load::load`]), the allocator keeping freed
+    /// memory for the next file meanwhile ([`crate::engine::allocator`]).
     pub async fn load(&self, observer: &dyn Observer) -> Result<LoadReport> {
+        let _keep = crate::engine::allocator::KeepFreedMemory::new();
         crate::load::load(&self.project, &self.warehouse, observer, self.rehash).await
     }
 

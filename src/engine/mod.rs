@@ -3,6 +3,7 @@
 //! or, with the `ballista` feature, through a Ballista scheduler whose scheduler and executors
 //! build their sessions with this same [`Engine`] (see [`crate::cluster`]).
 
+pub mod allocator;
 pub mod compact;
 pub mod pool;
 

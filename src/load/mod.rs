@@ -184,7 +184,7 @@ async fn load_file(
         rows_loaded: 0,
         rows_quarantined: 0,
         skipped: false,
-        // Reading and hashing so far; parsing and writing are added.
+        // Reading (and hashing) so far; the whole file's time once written.
         seconds: started.elapsed().as_secs_f64(),
         format: table_format(table),
     };
@@ -195,18 +195,43 @@ async fn load_file(
         }
     }
     let bytes = read_input(input).await?;
-    let hashed = bytes.clone();
-    let hash = tokio::task::spawn_blocking(move || xxhash_rust::xxh3::xxh3_128(&hashed))
-        .await
-        .map_err(|e| Error::warehouse(&input.display, e))?;
-    let load = entry(&format!("{hash:032x}"), bytes.len() as u64);
-    match loaded(warehouse, load.clone()).await? {
-        Loaded::Already(load) => Ok(load),
-        Loaded::InOlderFormat => {
-            parse_and_write(warehouse, cfg, source, input, bytes, load, true).await
+    let size = bytes.len() as u64;
+    // A GA4 day is hashed as it is parsed; its parse is wasted only when its content was
+    // loaded before under another name or date. Any other file is hashed first.
+    let (hash, encoded, bytes) =
+        match source.kind == SourceKind::Ga4Json && ga4::hashes_while_parsing(&bytes) {
+            true => {
+                let (encoded, hash) = parse_and_encode(cfg, source, input, bytes, None).await?;
+                (hash, Some(encoded), None)
+            }
+            false => (content_hash(input, bytes.clone()).await?, None, Some(bytes)),
+        };
+    let mut load = entry(&format!("{hash:032x}"), size);
+    let reload = match loaded(warehouse, load.clone()).await? {
+        Loaded::Already(load) => return Ok(load),
+        Loaded::InOlderFormat => true,
+        Loaded::Not => false,
+    };
+    let encoded = match (encoded, bytes) {
+        (Some(encoded), _) => encoded,
+        (None, Some(bytes)) => {
+            parse_and_encode(cfg, source, input, bytes, Some(hash))
+                .await?
+                .0
         }
-        Loaded::Not => parse_and_write(warehouse, cfg, source, input, bytes, load, false).await,
-    }
+        (None, None) => unreachable!("a file not parsed yet keeps its bytes"),
+    };
+    write(warehouse, encoded, &mut load, reload).await?;
+    load.seconds = started.elapsed().as_secs_f64();
+    write_manifest_entry(warehouse, &load).await?;
+    Ok(load)
+}
+
+/// The xxh3-128 of a file's bytes, on the blocking pool.
+async fn content_hash(input: &InputFile, bytes: Bytes) -> Result<u128> {
+    tokio::task::spawn_blocking(move || xxhash_rust::xxh3::xxh3_128(&bytes))
+        .await
+        .map_err(|e| Error::warehouse(&input.display, e))
 }
 
 /// Whether the content of a file was loaded before, by its manifest entry.
@@ -273,40 +298,40 @@ impl Encoded {
 }
 
 /// Parses and encodes a file on the blocking pool: the two files loaded at once decode and
-/// compress on both cores (the task that awaits them only writes).
+/// compress on both cores (the task that awaits them only writes). The file's content hash is
+/// `hash`, or when `None` computed as it is parsed ([`ga4::parse_json_hashed`]).
 async fn parse_and_encode(
     cfg: &SourcesConfig,
     source: &Source,
     input: &InputFile,
     bytes: Bytes,
-    load: &FileLoad,
-) -> Result<Encoded> {
+    hash: Option<u128>,
+) -> Result<(Encoded, u128)> {
     let (source, cfg, name) = (source.clone(), cfg.clone(), input.name.clone());
-    let (table, hash) = (load.table.clone(), load.content_hash.clone());
     tokio::task::spawn_blocking(move || {
-        parse_file(&source, &cfg, &name, bytes).map(|p| Encoded::of(p, &name, &table, &hash))
+        let (parsed, hash) = match hash {
+            Some(hash) => (parse_file(&source, &cfg, &name, bytes)?, hash),
+            None => ga4::parse_json_hashed(&name, &bytes)?,
+        };
+        let table = source.kind.table();
+        Ok(Encoded::of(parsed, &name, table, &format!("{hash:032x}")).map(|e| (e, hash)))
     })
     .await
     .map_err(|e| Error::warehouse(&input.display, e))?
-    .map_err(|message| Error::UnreadableInput {
+    .map_err(|message: String| Error::UnreadableInput {
         file: input.display.clone(),
         message,
     })?
 }
 
-/// Parses a file and writes its rows, its quarantine and, last, its manifest entry. A
-/// `reload` (of a file loaded in an older format) also removes what the new load no longer has.
-async fn parse_and_write(
+/// Writes a parsed file's rows and quarantine and counts them in `load`. A `reload` (of a file
+/// loaded in an older format) also removes what the new load no longer has.
+async fn write(
     warehouse: &Warehouse,
-    cfg: &SourcesConfig,
-    source: &Source,
-    input: &InputFile,
-    bytes: Bytes,
-    mut load: FileLoad,
+    encoded: Encoded,
+    load: &mut FileLoad,
     reload: bool,
-) -> Result<FileLoad> {
-    let started = Instant::now();
-    let encoded = parse_and_encode(cfg, source, input, bytes, &load).await?;
+) -> Result<()> {
     let (table, hash) = (&load.table, &load.content_hash);
     for (path, data) in [
         (format!("raw/{table}/{hash}.parquet"), encoded.rows),
@@ -321,12 +346,16 @@ async fn parse_and_write(
     load.rows_read = encoded.rows_read;
     load.rows_loaded = encoded.rows_loaded;
     load.rows_quarantined = encoded.rows_quarantined;
-    load.seconds += started.elapsed().as_secs_f64();
-    let entry = serde_json::to_vec_pretty(&load).expect("manifest entry serialises");
+    Ok(())
+}
+
+/// The manifest entry of a loaded file, written after its rows: its presence says the load
+/// is complete.
+async fn write_manifest_entry(warehouse: &Warehouse, load: &FileLoad) -> Result<()> {
+    let entry = serde_json::to_vec_pretty(load).expect("manifest entry serialises");
     warehouse
         .put(&manifest_path(&load.content_hash), Bytes::from(entry))
-        .await?;
-    Ok(load)
+        .await
 }
 
 /// Every input file of every configured source; a source that matches none, or cannot be

@@ -8,7 +8,7 @@ mod event;
 mod json;
 mod parquet;
 
-pub use json::parse_json;
+pub use json::{hashes_while_parsing, parse_json, parse_json_hashed};
 pub use parquet::parse_parquet;
 
 use std::borrow::Cow;
