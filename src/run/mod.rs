@@ -17,6 +17,7 @@ pub mod results;
 pub mod schedule;
 pub mod settings;
 pub mod tables;
+pub mod unique;
 
 pub use results::{NodeResult, NodeStatus, RunReport};
 
