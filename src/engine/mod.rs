@@ -50,7 +50,7 @@ pub struct EngineOptions {
 /// the kernel zeroes 2 MB at the first touch of any part of a page mimalloc takes: 15% of the
 /// 10M models' profile was `clear_page_erms` under `do_huge_pmd_anonymous_page`. Without them a
 /// 1M build took 6.0-6.1 s instead of 6.5-6.8 s, and the 10M models 35.8-37.0 s instead of
-/// 38.2-40.2 s (docs/performance.md).
+/// 38.2-40.2 s (docs/performance-issue13-s10-11.md).
 pub fn no_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE only sets a flag on this process; it touches no memory.

@@ -180,7 +180,7 @@ pub fn compression_setting() -> String {
 /// back by the models after it and by nobody else. `uncompressed`, unless
 /// `CLEARSIGHT_WORKING_COMPRESSION` names another: at 10M events snappy's compression and
 /// decompression were 8% of the models' CPU, for files about 1.6 times smaller
-/// (docs/performance.md, session 13). The marts, which BI tools read, keep
+/// (docs/performance-issue13-s12-14.md, session 13). The marts, which BI tools read, keep
 /// [`compression_setting`].
 pub fn working_compression_setting() -> String {
     std::env::var(WORKING_COMPRESSION_VARIABLE).unwrap_or_else(|_| "uncompressed".into())
