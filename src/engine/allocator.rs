@@ -8,19 +8,25 @@
 /// before freed memory goes back to the OS, -1 for never.
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// While alive, mimalloc keeps freed memory for reuse; dropped, the previous delay returns
-/// (memory freed meanwhile is reused by later allocations rather than given back). Where
-/// mimalloc is not the global allocator (tests, a library user), this changes nothing.
-pub struct KeepFreedMemory {
-    previous: std::os::raw::c_long,
-}
+/// While alive, mimalloc keeps freed memory for reuse; when the last one alive is dropped,
+/// the delay before it returns (memory freed meanwhile is reused by later allocations rather
+/// than given back). Where mimalloc is not the global allocator (tests, a library user), this
+/// changes nothing.
+pub struct KeepFreedMemory(());
+
+/// How many [`KeepFreedMemory`] are alive, and the delay to restore after the last.
+static KEPT: std::sync::Mutex<(usize, std::os::raw::c_long)> = std::sync::Mutex::new((0, 0));
 
 impl KeepFreedMemory {
     pub fn new() -> Self {
-        // SAFETY: reading and setting an allocator option is thread-safe in mimalloc.
-        let previous = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
-        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
-        KeepFreedMemory { previous }
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.0 == 0 {
+            // SAFETY: reading and setting an allocator option is thread-safe in mimalloc.
+            kept.1 = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+            unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
+        }
+        kept.0 += 1;
+        KeepFreedMemory(())
     }
 }
 
@@ -32,8 +38,12 @@ impl Default for KeepFreedMemory {
 
 impl Drop for KeepFreedMemory {
     fn drop(&mut self) {
-        // SAFETY: as in `new`.
-        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, self.previous) };
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        kept.0 -= 1;
+        if kept.0 == 0 {
+            // SAFETY: as in `new`.
+            unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, kept.1) };
+        }
     }
 }
 
@@ -52,8 +62,12 @@ mod tests {
             assert_eq!(before, 1000);
         }
         {
-            let _keep = KeepFreedMemory::new();
+            let first = KeepFreedMemory::new();
+            let second = KeepFreedMemory::new();
             assert_eq!(get(), -1);
+            drop(first);
+            assert_eq!(get(), -1, "one still alive: still kept");
+            drop(second);
         }
         assert_eq!(get(), before);
     }
