@@ -198,13 +198,16 @@ async fn load_file(
     let size = bytes.len() as u64;
     // A GA4 day is hashed as it is parsed; its parse is wasted only when its content was
     // loaded before under another name or date. Any other file is hashed first.
-    let (hash, encoded, bytes) =
+    let (hash, parse) =
         match source.kind == SourceKind::Ga4Json && ga4::hashes_while_parsing(&bytes) {
             true => {
                 let (encoded, hash) = parse_and_encode(cfg, source, input, bytes, None).await?;
-                (hash, Some(encoded), None)
+                (hash, Parse::Done(encoded))
             }
-            false => (content_hash(input, bytes.clone()).await?, None, Some(bytes)),
+            false => (
+                content_hash(input, bytes.clone()).await?,
+                Parse::ToDo(bytes),
+            ),
         };
     let mut load = entry(&format!("{hash:032x}"), size);
     let reload = match loaded(warehouse, load.clone()).await? {
@@ -212,19 +215,23 @@ async fn load_file(
         Loaded::InOlderFormat => true,
         Loaded::Not => false,
     };
-    let encoded = match (encoded, bytes) {
-        (Some(encoded), _) => encoded,
-        (None, Some(bytes)) => {
-            parse_and_encode(cfg, source, input, bytes, Some(hash))
-                .await?
-                .0
+    let encoded = match parse {
+        Parse::Done(encoded) => encoded,
+        Parse::ToDo(bytes) => {
+            let (encoded, _) = parse_and_encode(cfg, source, input, bytes, Some(hash)).await?;
+            encoded
         }
-        (None, None) => unreachable!("a file not parsed yet keeps its bytes"),
     };
     write(warehouse, encoded, &mut load, reload).await?;
     load.seconds = started.elapsed().as_secs_f64();
     write_manifest_entry(warehouse, &load).await?;
     Ok(load)
+}
+
+/// A file's parse: done with its hash, or to do once the manifest says it is new.
+enum Parse {
+    Done(Encoded),
+    ToDo(Bytes),
 }
 
 /// The xxh3-128 of a file's bytes, on the blocking pool.
