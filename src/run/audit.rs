@@ -21,6 +21,11 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Quoted column names, comma-separated.
+fn column_list(cols: &[String]) -> String {
+    cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+}
+
 fn literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
@@ -34,7 +39,7 @@ fn failing_rows_sql(table: &str, test: &DataTest) -> Vec<(String, String)> {
             .map(|c| (format!("not_null({c})"), format!("SELECT COUNT(*) FROM {t} WHERE {} IS NULL", ident(c))))
             .collect(),
         DataTest::Unique(cols) => {
-            let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+            let list = column_list(cols);
             vec![(
                 format!("unique({})", cols.join(", ")),
                 format!("SELECT COUNT(*) FROM (SELECT {list} FROM {t} GROUP BY {list} HAVING COUNT(*) > 1) d"),
@@ -172,8 +177,7 @@ pub async fn run_tests(ctx: &SessionContext, table: &str, tests: &[DataTest]) ->
 /// Whether the keys `cols` of `table` are distinct by their hashes ([`super::unique`]); if not
 /// proven (or on an error), the exact query decides.
 async fn proven_unique(ctx: &SessionContext, table: &str, cols: &[String]) -> bool {
-    let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
-    super::unique::distinct_by_hash(ctx, &ident(table), &list)
+    super::unique::distinct_by_hash(ctx, &ident(table), &column_list(cols))
         .await
         .unwrap_or(false)
 }

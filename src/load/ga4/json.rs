@@ -18,8 +18,9 @@ const BLOCK: usize = 16 << 20;
 /// Compressed files up to this size are decompressed whole (a few times this in memory).
 const SMALL_GZIP: usize = 2 << 20;
 
-/// Bytes of a plain export hashed, then parsed, at a time (whole lines): small enough that
-/// the parse finds them in the cache the hash brought them into.
+/// Bytes of a plain export parsed at a time (whole lines), each block hashed just before when
+/// the hash is wanted: small enough that the parse finds them in the cache the hash brought
+/// them into.
 const HASH_BLOCK: usize = 256 << 10;
 
 /// Whether the first non-blank byte opens a JSON array.
@@ -158,15 +159,15 @@ pub fn parse_json(file: &str, bytes: Bytes) -> Result<Parsed, String> {
         if bytes.len() <= SMALL_GZIP {
             // A small day: decompressed whole, like a plain file.
             let plain = text::decompress(bytes)?;
-            feed_plain(&mut records, &plain)?;
+            feed_plain(&mut records, &plain, None)?;
         } else {
             feed_stream(&mut records, text::reader(bytes))?;
         }
     } else if is_utf16(&bytes) {
         let utf8 = text::decode(&bytes, None);
-        feed_plain(&mut records, utf8.as_bytes())?;
+        feed_plain(&mut records, utf8.as_bytes(), None)?;
     } else {
-        feed_plain(&mut records, &bytes)?;
+        feed_plain(&mut records, &bytes, None)?;
     }
     Ok(records.finish())
 }
@@ -182,37 +183,42 @@ fn is_utf16(bytes: &[u8]) -> bool {
 }
 
 /// Parses a plain GA4 JSON export ([`hashes_while_parsing`]) and returns its content hash
-/// too, the xxh3-128 of all its bytes (as `xxh3_128(bytes)`). Each block of lines is hashed,
-/// then parsed: the file crosses memory once instead of once to hash it and once to parse it.
+/// too, the xxh3-128 of all its bytes (as `xxh3_128(bytes)`).
 pub fn parse_json_hashed(file: &str, bytes: &[u8]) -> Result<(Parsed, u128), String> {
     let mut records = Records::new(file);
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    let body = strip_bom(bytes);
-    hasher.update(&bytes[..bytes.len() - body.len()]);
-    if is_array(body) {
-        hasher.update(body);
-        records.feed_array(body)?;
-    } else {
-        let mut start = 0;
-        while start < body.len() {
-            let at = (start + HASH_BLOCK).min(body.len());
-            let end = memchr::memchr(b'\n', &body[at..]).map_or(body.len(), |i| at + i + 1);
-            hasher.update(&body[start..end]);
-            records.feed_lines(&body[start..end]);
-            start = end;
-        }
-    }
+    feed_plain(&mut records, bytes, Some(&mut hasher))?;
     Ok((records.finish(), hasher.digest128()))
 }
 
-fn feed_plain(records: &mut Records, bytes: &[u8]) -> Result<(), String> {
+/// Feeds a whole plain file: lines, or one array. With a `hasher`, every byte is hashed too,
+/// each block of lines just before it is parsed: the file crosses memory once instead of once
+/// to hash it and once to parse it.
+fn feed_plain(
+    records: &mut Records,
+    bytes: &[u8],
+    mut hasher: Option<&mut xxhash_rust::xxh3::Xxh3>,
+) -> Result<(), String> {
+    let mut hash = |part: &[u8]| {
+        if let Some(hasher) = hasher.as_mut() {
+            hasher.update(part);
+        }
+    };
     let body = strip_bom(bytes);
+    hash(&bytes[..bytes.len() - body.len()]);
     if is_array(body) {
-        records.feed_array(body)
-    } else {
-        records.feed_lines(body);
-        Ok(())
+        hash(body);
+        return records.feed_array(body);
     }
+    let mut start = 0;
+    while start < body.len() {
+        let at = (start + HASH_BLOCK).min(body.len());
+        let end = memchr::memchr(b'\n', &body[at..]).map_or(body.len(), |i| at + i + 1);
+        hash(&body[start..end]);
+        records.feed_lines(&body[start..end]);
+        start = end;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
