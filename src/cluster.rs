@@ -114,6 +114,37 @@ pub async fn check_scheduler(scheduler: &str) -> Result<()> {
     }
 }
 
+/// Returns, as an engine error naming `scheduler`, once the scheduler has listed no executor for
+/// [`CONNECT_TIMEOUT`] on end; never returns while one is registered. A run races it: Ballista
+/// fails the jobs running when the last executor is lost, but a job submitted after that waits
+/// for an executor forever (the next model of the run would hang).
+pub async fn executors_lost(scheduler: &str) -> Error {
+    let Ok(url) = grpc_url(scheduler).map(|u| format!("{u}/api/executors")) else {
+        return std::future::pending().await;
+    };
+    let mut none_since: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        match registered_executors(&url).await {
+            Some(0) => {
+                let since = *none_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= CONNECT_TIMEOUT {
+                    return Error::engine(
+                        scheduler,
+                        format!(
+                            "every executor was lost and none registered again within \
+                             {CONNECT_TIMEOUT:?}; the run stopped, nothing was published"
+                        ),
+                    );
+                }
+            }
+            Some(_) => none_since = None,
+            // A scheduler gone or without the REST API: its jobs fail on their own.
+            None => {}
+        }
+    }
+}
+
 /// How many executors the scheduler's REST API lists; `None` when it cannot say.
 async fn registered_executors(url: &str) -> Option<usize> {
     let response = reqwest::get(url).await.ok()?;
@@ -211,7 +242,7 @@ pub struct ExecutorOptions {
     pub grpc_port: u16,
     /// Concurrent task slots; `None` means one per core.
     pub task_slots: Option<usize>,
-    /// Where shuffle files go (default: a temp folder).
+    /// Where shuffle files go (default: a temp folder removed when the executor stops).
     pub work_dir: Option<String>,
     pub heartbeat_seconds: u64,
 }
@@ -219,6 +250,24 @@ pub struct ExecutorOptions {
 /// Runs a Ballista executor until the process is stopped.
 pub async fn serve_executor(engine: &Engine, options: &ExecutorOptions) -> Result<()> {
     let (scheduler_host, scheduler_port) = host_and_port(&options.scheduler)?;
+    // Without --work-dir, Ballista names a temp folder and never removes it: ours lives as long
+    // as the executor, and is removed when it stops (this future is dropped on SIGTERM).
+    let own_work_dir = match options.work_dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("clearsight-executor-")
+                .tempdir()
+                .map_err(|e| {
+                    Error::engine(&options.scheduler, format!("executor work folder: {e}"))
+                })?,
+        ),
+    };
+    let work_dir = (options.work_dir.clone()).or_else(|| {
+        own_work_dir
+            .as_ref()
+            .map(|d| d.path().display().to_string())
+    });
     let mut config = ExecutorProcessConfig {
         bind_host: options.bind_host.clone(),
         external_host: options.external_host.clone(),
@@ -227,7 +276,7 @@ pub async fn serve_executor(engine: &Engine, options: &ExecutorOptions) -> Resul
         scheduler_host,
         scheduler_port,
         scheduler_connect_timeout_seconds: CONNECT_TIMEOUT.as_secs() as u16,
-        work_dir: options.work_dir.clone(),
+        work_dir,
         executor_heartbeat_interval_seconds: options.heartbeat_seconds,
         memory_pool_size: engine.options.memory_limit.map(|b| b as u64),
         print_thread_info: false,
@@ -239,9 +288,9 @@ pub async fn serve_executor(engine: &Engine, options: &ExecutorOptions) -> Resul
     config.override_function_registry = Some(Arc::new(function_registry(engine)?));
     config.override_runtime_producer = Some(runtime_producer(engine));
     config.override_config_producer = Some(config_producer(engine)?);
-    start_executor_process(Arc::new(config))
-        .await
-        .map_err(|e| Error::engine(&options.scheduler, e))
+    let served = start_executor_process(Arc::new(config)).await;
+    drop(own_work_dir);
+    served.map_err(|e| Error::engine(&options.scheduler, e))
 }
 
 /// Starts a scheduler and `executors` executors inside this process (for tests and trying

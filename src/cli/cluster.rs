@@ -48,7 +48,7 @@ pub struct ExecutorArgs {
     /// Tasks run at once (default: one per core).
     #[arg(long, env = "CLEARSIGHT_EXECUTOR_TASK_SLOTS")]
     pub task_slots: Option<usize>,
-    /// Folder for shuffle files (default: a temp folder).
+    /// Folder for shuffle files (default: a temp folder, removed when the executor stops).
     #[arg(long, env = "CLEARSIGHT_EXECUTOR_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
     /// Seconds between heartbeats to the scheduler.

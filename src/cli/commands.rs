@@ -277,6 +277,13 @@ async fn run_models(
         full_refresh: args.full_refresh,
         jobs: args.jobs.map(usize::from),
     };
+    #[cfg(feature = "ballista")]
+    if let crate::engine::EngineKind::Ballista { scheduler } = &ctx.engine.kind {
+        return tokio::select! {
+            report = runner.run(&options) => report,
+            lost = crate::cluster::executors_lost(scheduler) => Err(lost),
+        };
+    }
     runner.run(&options).await
 }
 

@@ -35,25 +35,43 @@ fn start_cluster(project: &TestProject, processes: &mut Processes) -> String {
     )));
     assert!(wait_for_port(port, 30), "the scheduler did not start");
     for _ in 0..2 {
-        let (flight, grpc) = (free_port().to_string(), free_port().to_string());
-        processes.0.push(spawn(clearsight(
-            project,
-            &[
-                "executor",
-                "--scheduler",
-                &scheduler,
-                "--bind-host",
-                "127.0.0.1",
-                "--port",
-                &flight,
-                "--grpc-port",
-                &grpc,
-                "--heartbeat",
-                "1",
-            ],
-        )));
+        processes.0.push(spawn(executor(project, &scheduler).0));
     }
     scheduler
+}
+
+/// `clearsight executor` registering with `scheduler`, its temp folder inside the project (the
+/// processes are killed); returns the command and its flight port.
+fn executor(project: &TestProject, scheduler: &str) -> (Command, u16) {
+    let (flight, grpc) = (free_port(), free_port().to_string());
+    let mut cmd = clearsight(
+        project,
+        &[
+            "executor",
+            "--scheduler",
+            scheduler,
+            "--bind-host",
+            "127.0.0.1",
+            "--port",
+            &flight.to_string(),
+            "--grpc-port",
+            &grpc,
+            "--heartbeat",
+            "1",
+        ],
+    );
+    let tmp = project.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    cmd.env("TMPDIR", tmp);
+    (cmd, flight)
+}
+
+fn executor_work_folders(project: &TestProject) -> Vec<String> {
+    std::fs::read_dir(project.path().join("tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("clearsight-executor-"))
+        .collect()
 }
 
 fn published_run(project: &TestProject) -> String {
@@ -196,4 +214,44 @@ fn engine_comes_from_config_then_environment_then_flags() {
 
     let (code, err) = stderr(&mut clearsight(&project, &["run", "--engine", "local"]));
     assert_ne!(code, Some(6), "the local engine needs no scheduler: {err}");
+}
+
+/// Ballista's default work folder is a temp folder it never removes: each executor left one
+/// behind. Without --work-dir the executor now has its own, removed when it stops (SIGTERM).
+#[test]
+fn an_executor_stopped_by_sigterm_removes_its_temp_work_folder() {
+    let project = TestProject::demo();
+    let mut processes = Processes::default();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    processes.0.push(
+        clearsight(&project, &["scheduler", "--bind", &bind])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for_port(port, 30), "the scheduler did not start");
+    let (mut cmd, flight) = executor(&project, &format!("df://127.0.0.1:{port}"));
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_port(flight, 30), "the executor did not start");
+    assert_eq!(executor_work_folders(&project).len(), 1);
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        executor_work_folders(&project),
+        Vec::<String>::new(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
