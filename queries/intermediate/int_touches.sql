@@ -1,4 +1,4 @@
--- version: 3
+-- version: 4
 -- materialized: table
 -- description: >
 --   Every lead's journey (SPEC section 4): the sessions of its matched GA users that start in
@@ -38,8 +38,7 @@ WITH window_sessions AS (
         s.medium,
         s.campaign,
         s.channel,
-        l.created_at,
-        l.lead_month
+        TRUE AS in_window
     FROM int_lead_users u
     JOIN stg_leads l ON l.lead_id = u.lead_id
     JOIN int_sessions s ON s.user_pseudo_id = u.user_pseudo_id
@@ -50,9 +49,12 @@ WITH window_sessions AS (
 methods AS (
     SELECT DISTINCT lead_id, match_method FROM int_lead_users
 ),
+-- Every lead with the touch it gets when its window has no session.
 fallback AS (
     SELECT
         l.lead_id,
+        l.created_at,
+        l.lead_month,
         COALESCE(
             m.match_method,
             CASE
@@ -61,10 +63,6 @@ fallback AS (
                 ELSE 'none'
             END
         ) AS match_method,
-        CAST(NULL AS VARCHAR) AS session_key,
-        CAST(NULL AS VARCHAR) AS user_pseudo_id,
-        CAST(NULL AS BIGINT) AS ga_session_id,
-        l.created_at AS touch_at,
         COALESCE(l.utm_source, clean_text(l.lead_source), '(none)') AS source,
         CASE WHEN l.utm_source IS NOT NULL THEN COALESCE(l.utm_medium, '(none)') ELSE '(lead source)' END AS medium,
         CASE WHEN l.utm_source IS NOT NULL THEN COALESCE(l.utm_campaign, '(not set)') ELSE '(not set)' END AS campaign,
@@ -72,24 +70,29 @@ fallback AS (
             WHEN l.utm_source IS NOT NULL
                 THEN channel_group(l.utm_source, COALESCE(l.utm_medium, '(none)'), COALESCE(l.utm_campaign, '(not set)'))
             ELSE COALESCE(ls.channel, 'Unattributed')
-        END AS channel,
-        l.created_at,
-        l.lead_month
+        END AS channel
     FROM stg_leads l
     LEFT JOIN methods m ON m.lead_id = l.lead_id
     LEFT JOIN cfg_lead_source_channels ls ON ls.lead_source = LOWER(TRIM(l.lead_source))
-    WHERE NOT EXISTS (SELECT 1 FROM window_sessions w WHERE w.lead_id = l.lead_id)
 ),
--- The lead's created_at and lead_month ride along from the joins above: joining stg_leads
--- again at the end would hold every touch in a hash table.
+-- Each lead's window sessions, or its fallback touch when there are none (in_window NULL): one
+-- LEFT JOIN, so the sessions are joined once (NOT EXISTS over window_sessions joins them again).
 touches AS (
-    SELECT lead_id, match_method, session_key, user_pseudo_id, ga_session_id, touch_at,
-           source, medium, campaign, channel, created_at, lead_month
-    FROM window_sessions
-    UNION ALL
-    SELECT lead_id, match_method, session_key, user_pseudo_id, ga_session_id, touch_at,
-           source, medium, campaign, channel, created_at, lead_month
-    FROM fallback
+    SELECT
+        f.lead_id,
+        CASE WHEN w.in_window THEN w.match_method ELSE f.match_method END AS match_method,
+        w.session_key,
+        w.user_pseudo_id,
+        w.ga_session_id,
+        CASE WHEN w.in_window THEN w.touch_at ELSE f.created_at END AS touch_at,
+        CASE WHEN w.in_window THEN w.source ELSE f.source END AS source,
+        CASE WHEN w.in_window THEN w.medium ELSE f.medium END AS medium,
+        CASE WHEN w.in_window THEN w.campaign ELSE f.campaign END AS campaign,
+        CASE WHEN w.in_window THEN w.channel ELSE f.channel END AS channel,
+        f.created_at,
+        f.lead_month
+    FROM fallback f
+    LEFT JOIN window_sessions w ON w.lead_id = f.lead_id
 )
 SELECT
     t.lead_id,

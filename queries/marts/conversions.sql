@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
 --   The CRM's outcomes as offline conversions for the ad platforms (SPEC section 9), one row
@@ -29,31 +29,37 @@ WITH journey_gclids AS (
     JOIN int_sessions s ON s.user_pseudo_id = t.user_pseudo_id AND s.ga_session_id = t.ga_session_id
     WHERE s.gclid IS NOT NULL
 ),
+-- Each non-spam lead once, with its opportunity (LEFT JOIN: stg_opportunities is unique by id):
+-- every stage below comes from this one pass, by a join with the stages' conversion names.
 leads AS (
-    SELECT l.lead_id, l.created_at, l.last_modified_at, l.sql_at, l.is_sql, l.opportunity_id,
-           l.pipeline, l.revenue, l.email_sha256,
-           COALESCE(l.gclid, j.gclid) AS gclid
+    SELECT l.lead_id, l.created_at, l.last_modified_at, l.sql_at, l.is_sql, l.pipeline, l.revenue,
+           l.email_sha256, COALESCE(l.gclid, j.gclid) AS gclid,
+           o.opportunity_id, o.created_at AS opportunity_created_at, o.is_won, o.close_date
     FROM int_leads l
     LEFT JOIN journey_gclids j ON j.lead_id = l.lead_id AND j.recency = 1
+    LEFT JOIN stg_opportunities o ON o.opportunity_id = l.opportunity_id
     WHERE NOT l.is_spam
 ),
 stages AS (
-    SELECT lead_id, 'sql' AS stage, COALESCE(sql_at, last_modified_at) AS converted_at, 0.0 AS value
-    FROM leads
-    WHERE is_sql
-    UNION ALL
-    SELECT l.lead_id, 'opportunity' AS stage, o.created_at AS converted_at, l.pipeline AS value
+    SELECT l.*, n.stage, n.conversion_name
     FROM leads l
-    JOIN stg_opportunities o ON o.opportunity_id = l.opportunity_id
-    UNION ALL
-    SELECT l.lead_id, 'won' AS stage,
-           GREATEST(local_midnight(o.close_date, (SELECT reporting_timezone FROM cfg_settings)), l.created_at) AS converted_at,
-           l.revenue AS value
-    FROM leads l
-    JOIN stg_opportunities o ON o.opportunity_id = l.opportunity_id
-    WHERE o.is_won AND o.close_date IS NOT NULL
+    JOIN cfg_conversion_names n ON CASE n.stage
+        WHEN 'sql' THEN l.is_sql
+        WHEN 'opportunity' THEN l.opportunity_id IS NOT NULL
+        WHEN 'won' THEN l.is_won AND l.close_date IS NOT NULL
+        ELSE FALSE
+    END
 )
-SELECT s.lead_id, s.stage, n.conversion_name, s.converted_at, s.value, l.gclid, l.email_sha256
-FROM stages s
-JOIN leads l ON l.lead_id = s.lead_id
-JOIN cfg_conversion_names n ON n.stage = s.stage
+SELECT
+    lead_id,
+    stage,
+    conversion_name,
+    CASE stage
+        WHEN 'sql' THEN COALESCE(sql_at, last_modified_at)
+        WHEN 'opportunity' THEN opportunity_created_at
+        ELSE GREATEST(local_midnight(close_date, (SELECT reporting_timezone FROM cfg_settings)), created_at)
+    END AS converted_at,
+    CASE stage WHEN 'sql' THEN 0.0 WHEN 'opportunity' THEN pipeline ELSE revenue END AS value,
+    gclid,
+    email_sha256
+FROM stages
