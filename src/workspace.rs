@@ -98,7 +98,7 @@ impl Workspace {
     /// Loads every configured source (see [`crate::load::load`]), the allocator keeping freed
     /// memory for the next file meanwhile ([`crate::engine::allocator`]).
     pub async fn load(&self, observer: &dyn Observer) -> Result<LoadReport> {
-        let _keep = crate::engine::allocator::KeepFreedMemory::new();
+        let _keep = crate::engine::allocator::PurgeDelay::never();
         crate::load::load(&self.project, &self.warehouse, observer, self.rehash).await
     }
 
@@ -111,6 +111,7 @@ impl Workspace {
             ctx: session,
             observer,
             jobs: crate::run::default_jobs(self.engine.memory_limit),
+            keep_freed_memory: self.engine.memory_limit.is_none(),
         }
     }
 }

@@ -119,6 +119,9 @@ pub struct Runner<'a> {
     pub observer: &'a dyn Observer,
     /// Models built at once when [`RunOptions::jobs`] does not say ([`default_jobs`]).
     pub jobs: usize,
+    /// The allocator keeps freed memory longer while the models run
+    /// ([`crate::engine::allocator::PurgeDelay::for_models`]); not under a memory limit.
+    pub keep_freed_memory: bool,
 }
 
 impl Runner<'_> {
@@ -132,6 +135,9 @@ impl Runner<'_> {
 
     /// Runs the selected models. Publishes only when every model built and every test passed.
     pub async fn run(&self, options: &RunOptions) -> Result<RunReport> {
+        let _delay = self
+            .keep_freed_memory
+            .then(crate::engine::allocator::PurgeDelay::for_models);
         let started = Instant::now();
         let mut report = RunReport {
             run_id: publish::new_run_id(),
