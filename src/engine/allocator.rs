@@ -20,7 +20,7 @@ const MODELS_PURGE_DELAY_MS: std::os::raw::c_long = 10_000;
 
 /// While alive, mimalloc waits at least as long as asked before giving freed memory back (the
 /// longest asked of those alive); when the last one alive is dropped, the delay before it
-/// returns and what was kept is given back.
+/// returns (memory freed meanwhile is reused by later allocations rather than given back).
 /// Where mimalloc is not the global allocator (tests, a library user), this changes nothing.
 pub struct PurgeDelay(());
 
@@ -77,11 +77,8 @@ impl Drop for PurgeDelay {
         let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
         held.alive -= 1;
         if held.alive == 0 {
-            // SAFETY: as in `at_least`; collecting is safe from any thread.
+            // SAFETY: as in `at_least`.
             unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, held.restore) };
-            // What was kept goes back now: in `build` the load's memory would otherwise still
-            // be held when the models start (the 1M build peaked at 0.85 GB instead of 0.65).
-            unsafe { libmimalloc_sys::mi_collect(true) };
         }
     }
 }
