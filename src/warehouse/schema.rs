@@ -137,22 +137,6 @@ pub fn for_table(table: &str) -> SchemaRef {
     }
 }
 
-/// The schema the models read `table` with: its strings as `Utf8View`, as DataFusion reads any
-/// Parquet string by default. Views are built straight from the Parquet pages, and a join or a
-/// filter copies 16-byte views instead of every string's bytes: with `Utf8` the join onto
-/// `cfg_own_hosts` copied the strings of all 10M events in `stg_ga_sessions`.
-pub fn as_read(table: &str) -> SchemaRef {
-    let fields: Vec<Field> = for_table(table)
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Arc::new(Schema::new(fields))
-}
-
 /// Every canonical table name, quarantine included.
 pub const TABLES: [&str; 5] = [
     "ga_events",
