@@ -255,3 +255,61 @@ fn an_executor_stopped_by_sigterm_removes_its_temp_work_folder() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The cluster test once hung: Ballista fails the jobs running when the last executor goes, but
+/// the run's next model was submitted to an empty cluster and waited for an executor forever.
+/// Now the run stops with exit 6 once the scheduler has listed no executor for 10 s.
+#[test]
+fn a_run_whose_executors_are_all_gone_stops_with_exit_6_instead_of_waiting() {
+    let project = TestProject::demo_generated(3_000);
+    assert_ok(&clearsight(&project, &["load"]).output().unwrap(), "load");
+    let mut processes = Processes::default();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let scheduler = format!("df://127.0.0.1:{port}");
+    processes.0.push(
+        clearsight(
+            &project,
+            &["scheduler", "--bind", &bind, "--executor-timeout", "3"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    );
+    assert!(wait_for_port(port, 30), "the scheduler did not start");
+    let (mut cmd, flight) = executor(&project, &scheduler);
+    let mut executor = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_port(flight, 30), "the executor did not start");
+    std::thread::sleep(Duration::from_secs(2)); // registered by its first heartbeat
+    executor.kill().unwrap();
+    executor.wait().unwrap();
+
+    // The scheduler still lists the dead executor for up to 3 s, so the run starts.
+    let mut run = clearsight(
+        &project,
+        &["run", "--engine", "ballista", "--scheduler", &scheduler],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while run.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            run.kill().unwrap();
+            panic!("the run waited for an executor for two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains(&scheduler), "{stderr}");
+    assert!(stderr.contains("nothing was published"), "{stderr}");
+    assert!(!project.path().join("warehouse/_published.json").exists());
+}
