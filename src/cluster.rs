@@ -92,7 +92,7 @@ fn external(e: Error) -> DataFusionError {
 /// registered with it (a job would wait for one forever).
 pub async fn check_scheduler(scheduler: &str) -> Result<()> {
     check_reachable(scheduler).await?;
-    let url = format!("{}/api/executors", grpc_url(scheduler)?);
+    let url = executors_url(scheduler)?;
     let deadline = tokio::time::Instant::now() + CONNECT_TIMEOUT;
     loop {
         match registered_executors(&url).await {
@@ -119,7 +119,7 @@ pub async fn check_scheduler(scheduler: &str) -> Result<()> {
 /// fails the jobs running when the last executor is lost, but a job submitted after that waits
 /// for an executor forever (the next model of the run would hang).
 pub async fn executors_lost(scheduler: &str) -> Error {
-    let Ok(url) = grpc_url(scheduler).map(|u| format!("{u}/api/executors")) else {
+    let Ok(url) = executors_url(scheduler) else {
         return std::future::pending().await;
     };
     let mut none_since: Option<tokio::time::Instant> = None;
@@ -143,6 +143,11 @@ pub async fn executors_lost(scheduler: &str) -> Error {
             None => {}
         }
     }
+}
+
+/// The scheduler's REST list of its executors.
+fn executors_url(scheduler: &str) -> Result<String> {
+    Ok(format!("{}/api/executors", grpc_url(scheduler)?))
 }
 
 /// How many executors the scheduler's REST API lists; `None` when it cannot say.
@@ -263,7 +268,7 @@ pub async fn serve_executor(engine: &Engine, options: &ExecutorOptions) -> Resul
                 })?,
         ),
     };
-    let work_dir = (options.work_dir.clone()).or_else(|| {
+    let work_dir = options.work_dir.clone().or_else(|| {
         own_work_dir
             .as_ref()
             .map(|d| d.path().display().to_string())

@@ -18,24 +18,33 @@ fn clearsight(project: &TestProject, args: &[&str]) -> Command {
     cmd
 }
 
-/// A scheduler and two executors serving `project`'s warehouse; returns its `df://` address.
-fn start_cluster(project: &TestProject, processes: &mut Processes) -> String {
+fn spawn_quiet(mut cmd: Command) -> std::process::Child {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A scheduler on 127.0.0.1 that forgets an executor 3 s after its last heartbeat, started and
+/// listening; returns its `df://` address.
+fn start_scheduler(project: &TestProject, processes: &mut Processes) -> String {
     let port = free_port();
-    let scheduler = format!("df://127.0.0.1:{port}");
     let bind = format!("127.0.0.1:{port}");
-    let spawn = |mut cmd: Command| {
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    processes.0.push(spawn(clearsight(
+    processes.0.push(spawn_quiet(clearsight(
         project,
         &["scheduler", "--bind", &bind, "--executor-timeout", "3"],
     )));
     assert!(wait_for_port(port, 30), "the scheduler did not start");
+    format!("df://127.0.0.1:{port}")
+}
+
+/// A scheduler and two executors serving `project`'s warehouse; returns its `df://` address.
+fn start_cluster(project: &TestProject, processes: &mut Processes) -> String {
+    let scheduler = start_scheduler(project, processes);
     for _ in 0..2 {
-        processes.0.push(spawn(executor(project, &scheduler).0));
+        processes
+            .0
+            .push(spawn_quiet(executor(project, &scheduler).0));
     }
     scheduler
 }
@@ -222,17 +231,8 @@ fn engine_comes_from_config_then_environment_then_flags() {
 fn an_executor_stopped_by_sigterm_removes_its_temp_work_folder() {
     let project = TestProject::demo();
     let mut processes = Processes::default();
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    processes.0.push(
-        clearsight(&project, &["scheduler", "--bind", &bind])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_for_port(port, 30), "the scheduler did not start");
-    let (mut cmd, flight) = executor(&project, &format!("df://127.0.0.1:{port}"));
+    let scheduler = start_scheduler(&project, &mut processes);
+    let (mut cmd, flight) = executor(&project, &scheduler);
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -264,26 +264,9 @@ fn a_run_whose_executors_are_all_gone_stops_with_exit_6_instead_of_waiting() {
     let project = TestProject::demo_generated(3_000);
     assert_ok(&clearsight(&project, &["load"]).output().unwrap(), "load");
     let mut processes = Processes::default();
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let scheduler = format!("df://127.0.0.1:{port}");
-    processes.0.push(
-        clearsight(
-            &project,
-            &["scheduler", "--bind", &bind, "--executor-timeout", "3"],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    );
-    assert!(wait_for_port(port, 30), "the scheduler did not start");
-    let (mut cmd, flight) = executor(&project, &scheduler);
-    let mut executor = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let scheduler = start_scheduler(&project, &mut processes);
+    let (cmd, flight) = executor(&project, &scheduler);
+    let mut executor = spawn_quiet(cmd);
     assert!(wait_for_port(flight, 30), "the executor did not start");
     std::thread::sleep(Duration::from_secs(2)); // registered by its first heartbeat
     executor.kill().unwrap();
