@@ -24,17 +24,16 @@ const MODELS_PURGE_DELAY_MS: std::os::raw::c_long = 10_000;
 /// Where mimalloc is not the global allocator (tests, a library user), this changes nothing.
 pub struct PurgeDelay(());
 
-/// The guards alive, the delay to restore after the last, and the delay they set.
+/// The guards alive, and the delay to restore after the last (the delay they set is
+/// mimalloc's own option, read back under this lock).
 struct Held {
     alive: usize,
     restore: std::os::raw::c_long,
-    current: std::os::raw::c_long,
 }
 
 static HELD: std::sync::Mutex<Held> = std::sync::Mutex::new(Held {
     alive: 0,
     restore: 0,
-    current: 0,
 });
 
 /// Whether delay `a` keeps memory longer than `b` (-1 is never given back).
@@ -57,13 +56,12 @@ impl PurgeDelay {
 
     fn at_least(ms: std::os::raw::c_long) -> Self {
         let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: reading and setting an allocator option is thread-safe in mimalloc.
+        let current = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
         if held.alive == 0 {
-            // SAFETY: reading and setting an allocator option is thread-safe in mimalloc.
-            held.restore = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
-            held.current = held.restore;
+            held.restore = current;
         }
-        if longer(ms, held.current) {
-            held.current = ms;
+        if longer(ms, current) {
             // SAFETY: as above.
             unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, ms) };
         }
