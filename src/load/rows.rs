@@ -42,12 +42,14 @@ impl From<Option<String>> for Value {
 
 /// Typed rows of one canonical table, each cell addressed by its column name, turned into one
 /// Arrow batch of the table's schema (from [`crate::warehouse::schema`]). A column a row does
-/// not name is NULL.
+/// not name is NULL. Each row goes straight into the columns' builders: the rows are not kept.
 pub struct RowCollector {
     schema: SchemaRef,
     /// Column positions by name (foldhash: the lookup is per cell of every row).
     index: HashMap<String, usize>,
-    rows: Vec<Vec<Value>>,
+    /// The row being pushed, one cell per column (a column named twice keeps its last value).
+    row: Vec<Value>,
+    columns: Vec<Builder>,
 }
 
 impl RowCollector {
@@ -56,9 +58,12 @@ impl RowCollector {
             .map(|(i, f)| (f.name().clone(), i))
             .collect();
         RowCollector {
-            schema,
             index,
-            rows: Vec::new(),
+            row: vec![Value::Null; schema.fields().len()],
+            columns: (schema.fields().iter())
+                .map(|f| Builder::of(f.data_type()))
+                .collect(),
+            schema,
         }
     }
 
@@ -67,7 +72,6 @@ impl RowCollector {
     /// # Panics
     /// On a column the table does not have: a loader's mistake, caught by its tests.
     pub fn push(&mut self, cells: impl IntoIterator<Item = (&'static str, Value)>) {
-        let mut row = vec![Value::Null; self.schema.fields().len()];
         for (column, value) in cells {
             let Some(&i) = self.index.get(column) else {
                 panic!(
@@ -75,89 +79,81 @@ impl RowCollector {
                     self.schema
                 );
             };
-            row[i] = value;
+            self.row[i] = value;
         }
-        self.rows.push(row);
+        for (builder, cell) in self.columns.iter_mut().zip(self.row.iter_mut()) {
+            builder.append(&std::mem::replace(cell, Value::Null));
+        }
     }
 
     pub fn finish(self) -> arrow::error::Result<RecordBatch> {
-        let n = self.rows.len();
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        for (i, field) in self.schema.fields().iter().enumerate() {
-            let cells = self.rows.iter().map(|r| &r[i]);
-            let array: ArrayRef = match field.data_type() {
-                DataType::Utf8 => {
-                    let mut b = StringBuilder::with_capacity(n, n * 16);
-                    cells.for_each(|v| match v {
-                        Value::Text(s) => b.append_value(s),
-                        _ => b.append_null(),
-                    });
-                    Arc::new(b.finish())
-                }
-                DataType::Int64 => {
-                    let mut b = Int64Builder::with_capacity(n);
-                    cells.for_each(|v| {
-                        b.append_option(if let Value::Int(x) = v {
-                            Some(*x)
-                        } else {
-                            None
-                        })
-                    });
-                    Arc::new(b.finish())
-                }
-                DataType::Float64 => {
-                    let mut b = Float64Builder::with_capacity(n);
-                    cells.for_each(|v| {
-                        b.append_option(if let Value::Float(x) = v {
-                            Some(*x)
-                        } else {
-                            None
-                        })
-                    });
-                    Arc::new(b.finish())
-                }
-                DataType::Boolean => {
-                    let mut b = BooleanBuilder::with_capacity(n);
-                    cells.for_each(|v| {
-                        b.append_option(if let Value::Bool(x) = v {
-                            Some(*x)
-                        } else {
-                            None
-                        })
-                    });
-                    Arc::new(b.finish())
-                }
-                DataType::Date32 => {
-                    let mut b = Date32Builder::with_capacity(n);
-                    cells.for_each(|v| {
-                        b.append_option(if let Value::Date(x) = v {
-                            Some(*x)
-                        } else {
-                            None
-                        })
-                    });
-                    Arc::new(b.finish())
-                }
-                DataType::Timestamp(TimeUnit::Microsecond, tz) => {
-                    let mut b = TimestampMicrosecondBuilder::with_capacity(n);
-                    cells.for_each(|v| {
-                        b.append_option(if let Value::Micros(x) = v {
-                            Some(*x)
-                        } else {
-                            None
-                        })
-                    });
-                    Arc::new(b.finish().with_timezone_opt(tz.clone()))
-                }
-                other => {
-                    return Err(arrow::error::ArrowError::SchemaError(format!(
-                        "unsupported canonical column type {other}"
-                    )))
-                }
-            };
-            columns.push(array);
-        }
+        let columns = (self.columns.into_iter())
+            .map(Builder::finish)
+            .collect::<arrow::error::Result<Vec<_>>>()?;
         RecordBatch::try_new(self.schema, columns)
+    }
+}
+
+/// One column's builder, by the canonical table's type.
+enum Builder {
+    Text(StringBuilder),
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Bool(BooleanBuilder),
+    Date(Date32Builder),
+    Micros(TimestampMicrosecondBuilder, Option<Arc<str>>),
+    /// A type no loader writes: an error when the batch is built.
+    Unsupported(DataType),
+}
+
+impl Builder {
+    fn of(data_type: &DataType) -> Builder {
+        match data_type {
+            DataType::Utf8 => Builder::Text(StringBuilder::new()),
+            DataType::Int64 => Builder::Int(Int64Builder::new()),
+            DataType::Float64 => Builder::Float(Float64Builder::new()),
+            DataType::Boolean => Builder::Bool(BooleanBuilder::new()),
+            DataType::Date32 => Builder::Date(Date32Builder::new()),
+            DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+                Builder::Micros(TimestampMicrosecondBuilder::new(), tz.clone())
+            }
+            other => Builder::Unsupported(other.clone()),
+        }
+    }
+
+    /// Appends `value`, or NULL when it is not of the column's type.
+    fn append(&mut self, value: &Value) {
+        match (self, value) {
+            (Builder::Text(b), Value::Text(s)) => b.append_value(s),
+            (Builder::Text(b), _) => b.append_null(),
+            (Builder::Int(b), Value::Int(x)) => b.append_value(*x),
+            (Builder::Int(b), _) => b.append_null(),
+            (Builder::Float(b), Value::Float(x)) => b.append_value(*x),
+            (Builder::Float(b), _) => b.append_null(),
+            (Builder::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (Builder::Bool(b), _) => b.append_null(),
+            (Builder::Date(b), Value::Date(x)) => b.append_value(*x),
+            (Builder::Date(b), _) => b.append_null(),
+            (Builder::Micros(b, _), Value::Micros(x)) => b.append_value(*x),
+            (Builder::Micros(b, _), _) => b.append_null(),
+            (Builder::Unsupported(_), _) => {}
+        }
+    }
+
+    fn finish(self) -> arrow::error::Result<ArrayRef> {
+        Ok(match self {
+            Builder::Text(mut b) => Arc::new(b.finish()),
+            Builder::Int(mut b) => Arc::new(b.finish()),
+            Builder::Float(mut b) => Arc::new(b.finish()),
+            Builder::Bool(mut b) => Arc::new(b.finish()),
+            Builder::Date(mut b) => Arc::new(b.finish()),
+            Builder::Micros(mut b, tz) => Arc::new(b.finish().with_timezone_opt(tz)),
+            Builder::Unsupported(other) => {
+                return Err(arrow::error::ArrowError::SchemaError(format!(
+                    "unsupported canonical column type {other}"
+                )))
+            }
+        })
     }
 }
 
@@ -204,6 +200,35 @@ mod tests {
         assert_eq!(batch.column(0).as_string::<i32>().value(1), "b");
         let n = batch.column(1).as_primitive::<Int64Type>();
         assert_eq!((n.value(0), n.is_null(1)), (7, true));
+    }
+
+    #[test]
+    fn a_cell_named_twice_keeps_its_last_value_and_a_mistyped_cell_is_null() {
+        let mut rows = RowCollector::new(schema());
+        rows.push([
+            ("id", Value::Text("a".into())),
+            ("n", Value::Int(1)),
+            ("n", Value::Int(2)),
+        ]);
+        rows.push([("id", Value::Text("b".into())), ("n", Value::Float(3.0))]);
+        rows.push([("n", Value::Int(4)), ("id", Value::Text("c".into()))]);
+        let batch = rows.finish().unwrap();
+        let ids = batch.column(0).as_string::<i32>();
+        assert_eq!((ids.value(0), ids.value(1), ids.value(2)), ("a", "b", "c"));
+        let n = batch.column(1).as_primitive::<Int64Type>();
+        assert_eq!((n.value(0), n.is_null(1), n.value(2)), (2, true, 4));
+    }
+
+    #[test]
+    fn a_column_type_no_loader_writes_is_an_error_naming_it() {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::UInt8, true)]));
+        let mut rows = RowCollector::new(schema);
+        rows.push([("x", Value::Int(1))]);
+        let err = rows.finish().unwrap_err().to_string();
+        assert!(
+            err.contains("unsupported canonical column type UInt8"),
+            "{err}"
+        );
     }
 
     #[test]

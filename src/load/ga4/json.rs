@@ -48,7 +48,7 @@ impl Records {
     fn record(&mut self, bytes: &[u8], line: u64) {
         self.rows_read += 1;
         match ExportEvent::decode(bytes) {
-            Ok(event) => self.flat.push(event.into_row(), line),
+            Ok(event) => self.flat.push(&event.into_row(), line),
             Err(err) => self
                 .flat
                 .reject(line, format!("not valid JSON: {err}"), bytes),
@@ -223,6 +223,8 @@ fn feed_plain(
 
 #[cfg(test)]
 mod tests {
+    use arrow::array::AsArray;
+
     use super::*;
 
     const DAY: &[u8] = include_bytes!("../../../tests/fixtures/ga4/events_20240105.json");
@@ -261,6 +263,48 @@ mod tests {
         };
         assert_eq!(lines(&parsed), lines(&plain));
     }
+
+    #[test]
+    fn a_plain_file_and_the_same_file_streamed_give_the_same_rows_in_session_order() {
+        // Users out of order, a session split by another, a line missing its session (5) and
+        // one not JSON (6), then a second batch's worth of one session.
+        let event = |user: &str, session: i64| {
+            format!(
+                r#"{{"event_timestamp":"1","user_pseudo_id":"{user}","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{session}"}}}}]}}"#
+            )
+        };
+        let mut lines = vec![
+            event("b", 2),
+            event("a", 7),
+            event("b", 1),
+            event("a", 7),
+            r#"{"event_timestamp":"1","user_pseudo_id":"c"}"#.to_string(),
+            "{oops".to_string(),
+        ];
+        lines.extend((0..BATCH_ROWS_FOR_TEST).map(|_| event("a0", 3)));
+        let bytes = lines.join("\n").into_bytes();
+        let mut plain = Records::new("events.json");
+        feed_plain(&mut plain, &bytes, None).unwrap();
+        let plain = plain.finish();
+        let mut streamed = Records::new("events.json");
+        feed_stream(&mut streamed, &bytes[..]).unwrap();
+        let streamed = streamed.finish();
+        assert_eq!(plain.batches, streamed.batches);
+        let all =
+            arrow::compute::concat_batches(&plain.batches[0].schema(), &plain.batches).unwrap();
+        let line = all.column_by_name("source_line").unwrap();
+        let line = line.as_primitive::<arrow::datatypes::Int64Type>().values();
+        let first: Vec<i64> = line.iter().take(3).copied().collect();
+        assert_eq!(first, [2, 4, 7], "a's session 7, then a0's from line 7 on");
+        let last: Vec<i64> = line.iter().rev().take(2).copied().collect();
+        assert_eq!(last, [1, 3], "b's sessions 2 then 1, read backwards");
+        let rejected = |p: &Parsed| p.rejections.iter().map(|r| r.line).collect::<Vec<_>>();
+        assert_eq!(rejected(&plain), [5, 6]);
+        assert_eq!(rejected(&streamed), [5, 6]);
+    }
+
+    /// More events than one batch holds.
+    const BATCH_ROWS_FOR_TEST: usize = super::super::BATCH_ROWS + 10;
 
     #[test]
     fn an_array_export_is_hashed_whole() {

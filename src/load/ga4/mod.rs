@@ -6,6 +6,7 @@
 
 mod event;
 mod json;
+mod order;
 mod parquet;
 
 pub use json::{hashes_while_parsing, parse_json, parse_json_hashed};
@@ -15,11 +16,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Int64Builder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, Int64Builder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::compute::{concat, interleave_record_batch};
-use arrow::datatypes::Int64Type;
 
 use super::rows::batch_by_name;
 use super::rows::Rejection;
@@ -84,6 +82,14 @@ fn present<'s>(value: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
     value.as_deref().filter(|s| !s.is_empty())
 }
 
+/// The event's user, time and session; else the first of these required fields it lacks.
+fn required<'r>(row: &'r Row<'_>) -> Result<(&'r str, i64, i64), &'static str> {
+    let user = present(&row.user).ok_or("user_pseudo_id")?;
+    let at = row.at.ok_or("event_timestamp")?;
+    let session = row.session.ok_or("event_params.ga_session_id")?;
+    Ok((user, at, session))
+}
+
 /// Builds `ga_events` rows (and the rejected ones) out of export events.
 struct Flattener {
     file: String,
@@ -133,15 +139,10 @@ impl Flattener {
     }
 
     /// Adds one event (or its rejection, when a required field is missing).
-    fn push(&mut self, row: Row<'_>, line: u64) {
-        let Some(user) = present(&row.user) else {
-            return self.missing(line, "user_pseudo_id");
-        };
-        let Some(at) = row.at else {
-            return self.missing(line, "event_timestamp");
-        };
-        let Some(session) = row.session else {
-            return self.missing(line, "event_params.ga_session_id");
+    fn push(&mut self, row: &Row<'_>, line: u64) {
+        let (user, at, session) = match required(row) {
+            Ok(keys) => keys,
+            Err(field) => return self.missing(line, field),
         };
         self.event_at.append_value(at);
         self.session.append_value(session);
@@ -221,7 +222,7 @@ impl Flattener {
     fn finish(mut self, rows_read: u64) -> Parsed {
         self.seal();
         Parsed {
-            batches: by_session(self.batches),
+            batches: order::by_session(self.batches),
             rows_read,
             rejections: self.rejections,
             layout: Layout {
@@ -246,103 +247,3 @@ const SORTED_BY: [&str; 4] = [
 /// The columns of `ga_events` whose values are (nearly) all distinct within a file: the line,
 /// and the event's time in microseconds. Written without a dictionary.
 const DISTINCT: [&str; 2] = ["source_line", "event_at"];
-
-/// The batches of one file, sorted by [`SORTED_BY`], in batches of [`BATCH_ROWS`]: a stable
-/// sort by user and session, so a session's events stay in line order. Only the two key
-/// columns are put together to sort; each output batch then takes its rows straight from the
-/// input batches, so every value is copied once.
-fn by_session(batches: Vec<RecordBatch>) -> Vec<RecordBatch> {
-    if batches.is_empty() {
-        return batches;
-    }
-    let key = |name: &str| {
-        let parts: Vec<&dyn Array> = (batches.iter())
-            .map(|b| b.column_by_name(name).expect("a key column").as_ref())
-            .collect();
-        concat(&parts).expect("one type")
-    };
-    let (users, sessions) = (key("user_pseudo_id"), key("ga_session_id"));
-    let users = users.as_string::<i32>();
-    let sessions = sessions.as_primitive::<Int64Type>().values();
-    let mut order: Vec<usize> = (0..users.len()).collect();
-    // Both keys are required fields: a row without one was rejected.
-    order
-        .sort_by(|&a, &b| (users.value(a).cmp(users.value(b))).then(sessions[a].cmp(&sessions[b])));
-    // (batch, row) of each row of the file, in file order.
-    let at: Vec<(usize, usize)> = (batches.iter().enumerate())
-        .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
-        .collect();
-    let inputs: Vec<&RecordBatch> = batches.iter().collect();
-    order
-        .chunks(BATCH_ROWS)
-        .map(|chunk| {
-            let rows: Vec<(usize, usize)> = chunk.iter().map(|&i| at[i]).collect();
-            interleave_record_batch(&inputs, &rows).expect("rows in range")
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A file of `events` (user, session) in line order, sealed every `per_batch` events.
-    fn flattened(events: &[(&str, i64)], per_batch: usize) -> Vec<RecordBatch> {
-        let mut flat = Flattener::new("events_1.json");
-        for (i, &(user, session)) in events.iter().enumerate() {
-            let row = Row {
-                at: Some(1_704_412_800_000_000),
-                session: Some(session),
-                name: None,
-                user: Some(Cow::Borrowed(user)),
-                user_id: None,
-                page_location: None,
-                page_referrer: None,
-                traffic: Default::default(),
-            };
-            flat.push(row, i as u64 + 1);
-            if (i + 1) % per_batch == 0 {
-                flat.seal();
-            }
-        }
-        flat.seal();
-        flat.batches
-    }
-
-    #[test]
-    fn a_file_spread_over_batches_is_sorted_by_session_then_line() {
-        let events = [
-            ("b", 2),
-            ("a", 9),
-            ("b", 1),
-            ("a", 10),
-            ("b", 2),
-            ("a", 9),
-            ("c", 1),
-        ];
-        let batches = flattened(&events, 3);
-        assert_eq!(batches.len(), 3, "the rows come in three batches");
-        let sorted = by_session(batches);
-        let all = arrow::compute::concat_batches(&sorted[0].schema(), &sorted).unwrap();
-        let users = all.column_by_name("user_pseudo_id").unwrap();
-        let users: Vec<&str> = users
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
-        let column = |name| {
-            let c = all.column_by_name(name).unwrap();
-            let c = c
-                .as_any()
-                .downcast_ref::<arrow::array::Int64Array>()
-                .unwrap();
-            c.values().to_vec()
-        };
-        assert_eq!(users, ["a", "a", "a", "b", "b", "b", "c"]);
-        assert_eq!(column("ga_session_id"), [9, 9, 10, 1, 2, 2, 1]);
-        assert_eq!(column("source_line"), [2, 6, 4, 3, 1, 5, 7]);
-        assert!(by_session(Vec::new()).is_empty());
-    }
-}

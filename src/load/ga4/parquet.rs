@@ -23,7 +23,7 @@ pub fn parse_parquet(file: &str, bytes: bytes::Bytes) -> Result<Parsed, String> 
         let columns = Columns::new(&batch);
         for row in 0..batch.num_rows() {
             rows_read += 1;
-            flat.push(columns.row(row), rows_read);
+            flat.push(&columns.row(row), rows_read);
         }
     }
     Ok(flat.finish(rows_read))
