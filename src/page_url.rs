@@ -2,10 +2,12 @@
 //! of `page_referrer`. The loader reads them once per event into `ga_events`' traffic columns;
 //! the `url_param` / `url_host` SQL functions call the same code, so both agree.
 
-/// Percent-decoding of a query value (`+` is a space).
-fn decode(value: &str) -> String {
+use std::borrow::Cow;
+
+/// Percent-decoding of a query value (`+` is a space); the value itself when it has neither.
+fn decode(value: &str) -> Cow<'_, str> {
     if !value.contains(['+', '%']) {
-        return value.to_string();
+        return Cow::Borrowed(value);
     }
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -27,7 +29,7 @@ fn decode(value: &str) -> String {
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// The `key=value` pairs of a URL's query string (before any `#fragment`).
@@ -43,22 +45,23 @@ fn query_pairs(url: &str) -> impl Iterator<Item = (&str, &str)> {
 /// The decoded value of query parameter `key` (case-insensitive): the first pair with a
 /// non-empty value.
 pub fn query_param(url: &str, key: &str) -> Option<String> {
-    query_pairs(url)
-        .find_map(|(k, v)| (k.eq_ignore_ascii_case(key) && !v.is_empty()).then(|| decode(v)))
+    query_pairs(url).find_map(|(k, v)| {
+        (k.eq_ignore_ascii_case(key) && !v.is_empty()).then(|| decode(v).into_owned())
+    })
 }
 
 /// The campaign parameters of a landing page, read in one pass over its query string; each is
-/// what [`query_param`] gives for its key.
+/// what [`query_param`] gives for its key, borrowed from the URL unless it was encoded.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct CampaignParams {
-    pub gclid: Option<String>,
-    pub utm_source: Option<String>,
-    pub utm_medium: Option<String>,
-    pub utm_campaign: Option<String>,
+pub struct CampaignParams<'a> {
+    pub gclid: Option<Cow<'a, str>>,
+    pub utm_source: Option<Cow<'a, str>>,
+    pub utm_medium: Option<Cow<'a, str>>,
+    pub utm_campaign: Option<Cow<'a, str>>,
 }
 
-impl CampaignParams {
-    pub fn of(url: &str) -> CampaignParams {
+impl<'a> CampaignParams<'a> {
+    pub fn of(url: &'a str) -> CampaignParams<'a> {
         let mut params = CampaignParams::default();
         if !url.contains('?') {
             return params;
@@ -86,12 +89,27 @@ impl CampaignParams {
 /// The host of a URL, lower-cased, without a leading `www.`; `None` for an empty or host-less
 /// string.
 pub fn host(url: &str) -> Option<String> {
+    host_of(url).map(Cow::into_owned)
+}
+
+/// [`host`], borrowed from the URL when it is already lower-case (as nearly every one is).
+pub fn host_of(url: &str) -> Option<Cow<'_, str>> {
     let rest = url.trim();
     let rest = rest.split_once("://").map_or(rest, |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = authority.split(':').next().unwrap_or("").to_lowercase();
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_string();
+    let host = authority.split(':').next().unwrap_or("");
+    let host = match host
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        true => Cow::Borrowed(host),
+        false => Cow::Owned(host.to_lowercase()),
+    };
+    let host = match host {
+        Cow::Borrowed(h) => Cow::Borrowed(h.strip_prefix("www.").unwrap_or(h)),
+        Cow::Owned(h) => Cow::Owned(h.strip_prefix("www.").map_or(h.clone(), str::to_string)),
+    };
     (!host.is_empty()).then_some(host)
 }
 
@@ -130,7 +148,7 @@ mod tests {
             ("utm_medium", &p.utm_medium),
             ("utm_campaign", &p.utm_campaign),
         ] {
-            assert_eq!(&query_param(url, key), got, "{key}");
+            assert_eq!(query_param(url, key).as_deref(), got.as_deref(), "{key}");
         }
         assert_eq!(
             CampaignParams::of("https://acme.com/pricing"),
@@ -149,5 +167,15 @@ mod tests {
             "com.google.android.gm"
         );
         assert_eq!(host(""), None);
+        assert_eq!(host("https://www.MÜNCHEN.de/").unwrap(), "münchen.de");
+        // A host already lower-case is the URL's own text, nothing copied.
+        let borrowed = host_of("https://www.acme.com/?utm_source=x");
+        assert!(
+            matches!(borrowed, Some(Cow::Borrowed("acme.com"))),
+            "{borrowed:?}"
+        );
+        let decoded = CampaignParams::of("https://acme.com/?utm_source=mail&utm_campaign=q1+abm");
+        assert!(matches!(decoded.utm_source, Some(Cow::Borrowed("mail"))));
+        assert_eq!(decoded.utm_campaign.as_deref(), Some("q1 abm"));
     }
 }

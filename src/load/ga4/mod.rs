@@ -22,7 +22,7 @@ use arrow::array::{
 use super::rows::batch_by_name;
 use super::rows::Rejection;
 use super::Parsed;
-use crate::page_url::{host, CampaignParams};
+use crate::page_url::{host_of, CampaignParams};
 use crate::warehouse::schema::GA_EVENTS;
 use crate::warehouse::Layout;
 
@@ -150,7 +150,7 @@ impl Flattener {
         let location = present(&row.page_location);
         let referrer = present(&row.page_referrer);
         let campaign = location.map(CampaignParams::of).unwrap_or_default();
-        let referrer_host = referrer.and_then(host);
+        let referrer_host = referrer.and_then(host_of);
         let mut text = self.text.iter_mut();
         let mut put = |value: Option<&str>| {
             text.next()
