@@ -108,7 +108,10 @@ pub fn host_of(url: &str) -> Option<Cow<'_, str>> {
     };
     let host = match host {
         Cow::Borrowed(h) => Cow::Borrowed(h.strip_prefix("www.").unwrap_or(h)),
-        Cow::Owned(h) => Cow::Owned(h.strip_prefix("www.").map_or(h.clone(), str::to_string)),
+        Cow::Owned(h) => match h.strip_prefix("www.") {
+            Some(rest) => Cow::Owned(rest.to_string()),
+            None => Cow::Owned(h),
+        },
     };
     (!host.is_empty()).then_some(host)
 }
