@@ -231,6 +231,9 @@ pub struct Layout {
     /// Columns whose values are (nearly) all distinct, such as a line number: written plain.
     /// A dictionary of them costs an interning per value and saves nothing.
     pub distinct: &'static [&'static str],
+    /// The only columns with statistics (min, max, nulls), when not every column: those a
+    /// reader prunes or orders files by. The others' statistics cost a comparison per value.
+    pub summarized: Option<&'static [&'static str]>,
 }
 
 /// Encodes batches as one Parquet file in memory, laid out as `layout` says (the batches are
@@ -255,6 +258,13 @@ pub fn parquet_bytes_laid_out(
     for name in layout.distinct {
         properties = properties.set_column_dictionary_enabled(ColumnPath::from(*name), false);
     }
+    if let Some(summarized) = layout.summarized {
+        properties = properties.set_statistics_enabled(EnabledStatistics::None);
+        for name in summarized {
+            properties = properties
+                .set_column_statistics_enabled(ColumnPath::from(*name), EnabledStatistics::Page);
+        }
+    }
     let properties = properties
         .set_sorting_columns((!sorting.is_empty()).then_some(sorting))
         .build();
@@ -275,7 +285,7 @@ mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     #[test]
-    fn a_layout_declares_its_order_and_writes_distinct_columns_without_a_dictionary() {
+    fn a_layout_declares_its_order_and_writes_distinct_columns_without_a_dictionary_or_summary() {
         let batch = RecordBatch::try_from_iter([
             (
                 "user",
@@ -287,6 +297,7 @@ mod tests {
         let layout = Layout {
             sorted_by: &["user"],
             distinct: &["line"],
+            summarized: Some(&["user"]),
         };
         let bytes = parquet_bytes_laid_out(batch.schema(), &[batch], &layout).unwrap();
         let file = SerializedFileReader::new(bytes).unwrap();
@@ -297,5 +308,15 @@ mod tests {
         let sorting = group.sorting_columns().unwrap();
         assert_eq!(sorting.len(), 1);
         assert_eq!(sorting[0].column_idx, 0);
+        let user = group
+            .column(0)
+            .statistics()
+            .expect("the sort key's statistics");
+        assert_eq!(user.min_bytes_opt(), Some(&b"a"[..]));
+        assert_eq!(user.max_bytes_opt(), Some(&b"b"[..]));
+        assert!(
+            group.column(1).statistics().is_none(),
+            "line is not summarized"
+        );
     }
 }

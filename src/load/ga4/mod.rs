@@ -228,6 +228,7 @@ impl Flattener {
             layout: Layout {
                 sorted_by: &SORTED_BY,
                 distinct: &DISTINCT,
+                summarized: Some(&SUMMARIZED),
             },
         }
     }
@@ -242,6 +243,17 @@ const SORTED_BY: [&str; 4] = [
     "user_pseudo_id",
     "ga_session_id",
     "source_line",
+];
+
+/// The columns of `ga_events` with statistics: the order's keys ([`SORTED_BY`]: DataFusion
+/// orders a scan's files by them) and the event's time. No model filters a file by the other
+/// (text) columns, and their statistics cost a comparison per value as the file is written.
+const SUMMARIZED: [&str; 5] = [
+    "source_file",
+    "user_pseudo_id",
+    "ga_session_id",
+    "source_line",
+    "event_at",
 ];
 
 /// The columns of `ga_events` whose values are (nearly) all distinct within a file: the line,

@@ -7,8 +7,8 @@
 //! order saves that copy but costs more: the events' text is then read again from memory
 //! instead of from the cache the decoder just filled; docs/performance.md, session 18.)
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::compute::interleave_record_batch;
+use arrow::array::{new_null_array, Array, AsArray, RecordBatch};
+use arrow::compute::interleave;
 use arrow::datatypes::Int64Type;
 use foldhash::{HashMap, HashMapExt};
 
@@ -73,9 +73,25 @@ pub(super) fn by_session(batches: Vec<RecordBatch>) -> Vec<RecordBatch> {
         .chunks(BATCH_ROWS)
         .map(|chunk| {
             let rows: Vec<(usize, usize)> = chunk.iter().map(|&i| at[i as usize]).collect();
-            interleave_record_batch(&inputs, &rows).expect("rows in range")
+            gather(&inputs, &rows)
         })
         .collect()
+}
+
+/// The `rows` (batch, row) of `inputs`, in order. A column null in every input (as
+/// `manual_term` nearly always is) is made of nulls, not gathered value by value.
+fn gather(inputs: &[&RecordBatch], rows: &[(usize, usize)]) -> RecordBatch {
+    let schema = inputs[0].schema();
+    let columns = (0..schema.fields().len())
+        .map(|c| {
+            let arrays: Vec<&dyn Array> = inputs.iter().map(|b| b.column(c).as_ref()).collect();
+            if arrays.iter().all(|a| a.null_count() == a.len()) {
+                return new_null_array(schema.field(c).data_type(), rows.len());
+            }
+            interleave(&arrays, rows).expect("rows in range")
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).expect("the input batches' columns")
 }
 
 #[cfg(test)]
@@ -160,6 +176,8 @@ mod tests {
             None,
         ];
         assert_eq!(ids, expected);
+        // A column with no value in any batch comes out as nulls of its type.
+        assert_eq!(texts(&all, "page_location"), vec![None; 8]);
         assert!(by_session(Vec::new()).is_empty());
     }
 
