@@ -236,7 +236,7 @@ enum Parse {
 
 /// The xxh3-128 of a file's bytes, on the blocking pool.
 async fn content_hash(input: &InputFile, bytes: Bytes) -> Result<u128> {
-    tokio::task::spawn_blocking(move || xxhash_rust::xxh3::xxh3_128(&bytes))
+    tokio::task::spawn_blocking(move || twox_hash::XxHash3_128::oneshot(&bytes))
         .await
         .map_err(|e| Error::warehouse(&input.display, e))
 }

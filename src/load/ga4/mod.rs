@@ -82,14 +82,6 @@ fn present<'s>(value: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
     value.as_deref().filter(|s| !s.is_empty())
 }
 
-/// The event's user, time and session; else the first of these required fields it lacks.
-fn required<'r>(row: &'r Row<'_>) -> Result<(&'r str, i64, i64), &'static str> {
-    let user = present(&row.user).ok_or("user_pseudo_id")?;
-    let at = row.at.ok_or("event_timestamp")?;
-    let session = row.session.ok_or("event_params.ga_session_id")?;
-    Ok((user, at, session))
-}
-
 /// Builds `ga_events` rows (and the rejected ones) out of export events.
 struct Flattener {
     file: String,
@@ -140,9 +132,14 @@ impl Flattener {
 
     /// Adds one event (or its rejection, when a required field is missing).
     fn push(&mut self, row: &Row<'_>, line: u64) {
-        let (user, at, session) = match required(row) {
-            Ok(keys) => keys,
-            Err(field) => return self.missing(line, field),
+        let Some(user) = present(&row.user) else {
+            return self.missing(line, "user_pseudo_id");
+        };
+        let Some(at) = row.at else {
+            return self.missing(line, "event_timestamp");
+        };
+        let Some(session) = row.session else {
+            return self.missing(line, "event_params.ga_session_id");
         };
         self.event_at.append_value(at);
         self.session.append_value(session);

@@ -16,7 +16,7 @@ use super::BATCH_ROWS;
 
 /// The positions (0-based, in file order) of a file's rows in session order: by user (as
 /// bytes), then session, then position.
-pub(super) fn session_order<'s>(
+fn session_order<'s>(
     users: impl Iterator<Item = &'s str>,
     sessions: impl Iterator<Item = i64>,
 ) -> Vec<u32> {
