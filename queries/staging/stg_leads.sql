@@ -1,4 +1,4 @@
--- version: 5
+-- version: 4
 -- materialized: table
 -- description: >
 --   Latest version of every lead (Salesforce Lead, HubSpot contact), with its funnel flags
@@ -29,28 +29,14 @@
 --   - {name: is_sql, type: BOOLEAN, description: "sales-qualified: an SQL date or an SQL status"}
 --   - {name: converted_opportunity_id, type: VARCHAR, description: "Salesforce's ConvertedOpportunityId, trimmed"}
 --   - {name: associated_deal_ids, type: VARCHAR, description: "HubSpot's associated deal ids, ;-separated"}
-WITH latest AS (
-    -- The latest version of each lead, ranked over its keys alone and joined back by (file, line):
-    -- DataFusion's window operator costs a few microseconds per lead and per column it carries,
-    -- 3.3 s of CPU at 10M events when it carried every column of the 0.7M versions, 1.7 s with
-    -- four.
-    SELECT source_file, source_line
-    FROM (
-        SELECT
-            source_file,
-            source_line,
-            ROW_NUMBER() OVER (
-                PARTITION BY lead_id
-                ORDER BY last_modified_at DESC, source_file DESC, source_line DESC
-            ) AS version_rank
-        FROM crm_leads
-    ) ranked
-    WHERE version_rank = 1
-),
-versions AS (
-    SELECT c.*
-    FROM crm_leads c
-    JOIN latest l ON c.source_file = l.source_file AND c.source_line = l.source_line
+WITH versions AS (
+    SELECT
+        *,
+        ROW_NUMBER() OVER (
+            PARTITION BY lead_id
+            ORDER BY last_modified_at DESC, source_file DESC, source_line DESC
+        ) AS version_rank
+    FROM crm_leads
 )
 SELECT
     r.lead_id,
@@ -76,3 +62,4 @@ FROM versions r
 LEFT JOIN cfg_spam_statuses spam ON spam.status = LOWER(TRIM(r.status))
 LEFT JOIN (SELECT status FROM cfg_status_stages WHERE stage = 'mql') mql ON mql.status = LOWER(TRIM(r.status))
 LEFT JOIN (SELECT status FROM cfg_status_stages WHERE stage = 'sql') sqls ON sqls.status = LOWER(TRIM(r.status))
+WHERE r.version_rank = 1

@@ -138,3 +138,39 @@ async fn a_ga4_export_copied_under_a_new_name_is_loaded_once() {
     let count = rows(&session, "SELECT COUNT(*) FROM ga_events").await;
     assert_eq!(count[0][0], first.files[0].rows_loaded.to_string());
 }
+
+/// Regression (session 19): `stg_leads` joined the latest version back by (file, line), but a
+/// CRM export downloaded again under the same name puts other rows at the same lines: a second
+/// demo over the first one's project had 283 leads twice and did not publish.
+#[test]
+fn crm_exports_reloaded_under_their_names_keep_one_version_per_lead() {
+    let project = TestProject::demo();
+    let p = project.path().to_str().unwrap();
+    for seed in ["44", "45"] {
+        let demo = [
+            "--project",
+            p,
+            "--quiet",
+            "demo",
+            "--events",
+            "6000",
+            "--seed",
+            seed,
+        ];
+        crate::support::clearsight_ok(&demo);
+    }
+    let query = |sql: &str| {
+        crate::support::clearsight_ok(&["--project", p, "query", "--format", "csv", sql])
+    };
+    let reused = query(
+        "SELECT COUNT(*) AS n FROM (SELECT source_file, source_line FROM crm_leads \
+         GROUP BY 1, 2 HAVING COUNT(*) > 1)",
+    );
+    assert_ne!(
+        reused.trim(),
+        "n\n0",
+        "the second extracts reuse the first ones' lines"
+    );
+    let leads = query("SELECT COUNT(*) = COUNT(DISTINCT lead_id) AS one_each FROM stg_leads");
+    assert_eq!(leads.trim(), "one_each\ntrue");
+}
