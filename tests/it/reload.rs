@@ -146,19 +146,8 @@ async fn a_ga4_export_copied_under_a_new_name_is_loaded_once() {
 fn crm_exports_reloaded_under_their_names_keep_one_version_per_lead() {
     let project = TestProject::demo();
     let p = project.path().to_str().unwrap();
-    for seed in ["44", "45"] {
-        let demo = [
-            "--project",
-            p,
-            "--quiet",
-            "demo",
-            "--events",
-            "6000",
-            "--seed",
-            seed,
-        ];
-        crate::support::clearsight_ok(&demo);
-    }
+    crate::support::demo_run(&project, "44");
+    crate::support::demo_run(&project, "45");
     let query = |sql: &str| {
         crate::support::clearsight_ok(&["--project", p, "query", "--format", "csv", sql])
     };

@@ -167,6 +167,21 @@ pub fn clearsight_ok(args: &[&str]) -> String {
     assert_ok(&out, &format!("clearsight {args:?}"))
 }
 
+/// `clearsight demo` in `project`: extracts from `seed`, built and published.
+pub fn demo_run(project: &TestProject, seed: &str) {
+    let p = project.path().to_str().unwrap();
+    clearsight_ok(&[
+        "--project",
+        p,
+        "--quiet",
+        "demo",
+        "--events",
+        "6000",
+        "--seed",
+        seed,
+    ]);
+}
+
 /// Asserts a finished process exited 0 (its stderr in the message) and returns its stdout.
 pub fn assert_ok(out: &std::process::Output, what: &str) -> String {
     assert_eq!(

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
-use crate::support::{clearsight_ok, free_port, rows, wait_for_port, Processes, TestProject};
+pub(super) use crate::support::demo_run;
+use crate::support::{free_port, rows, wait_for_port, Processes, TestProject};
 
 pub(super) const PASSWORD: &str = "s3cret-for-tests";
 
@@ -34,21 +35,6 @@ pub(super) fn built_demo(seed: &str) -> TestProject {
     let project = TestProject::demo();
     demo_run(&project, seed);
     project
-}
-
-/// `clearsight demo` in `project`: extracts from `seed`, built and published.
-pub(super) fn demo_run(project: &TestProject, seed: &str) {
-    let p = project.path().to_str().unwrap();
-    clearsight_ok(&[
-        "--project",
-        p,
-        "--quiet",
-        "demo",
-        "--events",
-        "6000",
-        "--seed",
-        seed,
-    ]);
 }
 
 /// A running `clearsight serve`, its stderr in a file.
