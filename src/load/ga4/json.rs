@@ -7,7 +7,6 @@ use std::io::Read;
 
 use bytes::Bytes;
 use serde_json::value::RawValue;
-
 use twox_hash::XxHash3_128;
 
 use super::event::ExportEvent;

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
-pub(super) use crate::support::demo_run;
-use crate::support::{free_port, rows, wait_for_port, Processes, TestProject};
+use crate::support::{demo_run, free_port, rows, wait_for_port, Processes, TestProject};
 
 pub(super) const PASSWORD: &str = "s3cret-for-tests";
 

@@ -7,7 +7,7 @@ mod harness;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{rows, TestProject};
+use crate::support::{demo_run, rows, TestProject};
 use harness::*;
 
 fn numbers(rows: &[Vec<String>]) -> Vec<(String, f64, f64)> {
