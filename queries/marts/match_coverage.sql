@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- materialized: table
 -- description: >
 --   Match coverage per lead month and channel (SPEC section 6): the share of leads, pipeline and
@@ -25,22 +25,54 @@
 --   - {name: leads_by_utm, type: DOUBLE, description: "leads with only a UTM fallback touch"}
 --   - {name: leads_by_lead_source, type: DOUBLE, description: "leads with only a mapped LeadSource"}
 --   - {name: leads_unmatched, type: DOUBLE, description: "leads with no match and no fallback source"}
+WITH linear AS (
+    -- Decimal sums, as in pipeline_metrics: exact, so the same credits added in any order give
+    -- the same bits on every run (a sum of doubles depends on the order its partitions merge).
+    -- Each credit is cast to 12 decimals: three thirds add up to 0.999999999999.
+    SELECT
+        month,
+        channel,
+        match_method,
+        session_key IS NOT NULL AS matched,
+        CAST(leads AS DECIMAL(38, 12)) AS leads,
+        CAST(pipeline AS DECIMAL(38, 12)) AS pipeline,
+        CAST(revenue AS DECIMAL(38, 12)) AS revenue
+    FROM attribution_touchpoints
+    WHERE attribution_model = 'linear'
+),
+sums AS (
+    SELECT
+        month,
+        channel,
+        CAST(SUM(leads) AS DOUBLE) AS leads,
+        CAST(SUM(CASE WHEN matched THEN leads ELSE 0 END) AS DOUBLE) AS matched_leads,
+        CAST(SUM(pipeline) AS DOUBLE) AS pipeline,
+        CAST(SUM(CASE WHEN matched THEN pipeline ELSE 0 END) AS DOUBLE) AS matched_pipeline,
+        CAST(SUM(revenue) AS DOUBLE) AS revenue,
+        CAST(SUM(CASE WHEN matched THEN revenue ELSE 0 END) AS DOUBLE) AS matched_revenue,
+        CAST(SUM(CASE WHEN match_method = 'client_id' THEN leads ELSE 0 END) AS DOUBLE) AS leads_by_client_id,
+        CAST(SUM(CASE WHEN match_method = 'gclid' THEN leads ELSE 0 END) AS DOUBLE) AS leads_by_gclid,
+        CAST(SUM(CASE WHEN match_method = 'user_id' THEN leads ELSE 0 END) AS DOUBLE) AS leads_by_user_id,
+        CAST(SUM(CASE WHEN match_method = 'utm' THEN leads ELSE 0 END) AS DOUBLE) AS leads_by_utm,
+        CAST(SUM(CASE WHEN match_method = 'lead_source' THEN leads ELSE 0 END) AS DOUBLE) AS leads_by_lead_source,
+        CAST(SUM(CASE WHEN match_method = 'none' THEN leads ELSE 0 END) AS DOUBLE) AS leads_unmatched
+    FROM linear
+    GROUP BY month, channel
+)
 SELECT
     month,
     channel,
-    SUM(leads) AS leads,
-    SUM(CASE WHEN session_key IS NOT NULL THEN leads ELSE 0.0 END) AS matched_leads,
-    SUM(CASE WHEN session_key IS NOT NULL THEN leads ELSE 0.0 END) / NULLIF(SUM(leads), 0) AS lead_match_rate,
-    SUM(pipeline) AS pipeline,
-    SUM(CASE WHEN session_key IS NOT NULL THEN pipeline ELSE 0.0 END) / NULLIF(SUM(pipeline), 0) AS pipeline_match_rate,
-    SUM(revenue) AS revenue,
-    SUM(CASE WHEN session_key IS NOT NULL THEN revenue ELSE 0.0 END) / NULLIF(SUM(revenue), 0) AS revenue_match_rate,
-    SUM(CASE WHEN match_method = 'client_id' THEN leads ELSE 0.0 END) AS leads_by_client_id,
-    SUM(CASE WHEN match_method = 'gclid' THEN leads ELSE 0.0 END) AS leads_by_gclid,
-    SUM(CASE WHEN match_method = 'user_id' THEN leads ELSE 0.0 END) AS leads_by_user_id,
-    SUM(CASE WHEN match_method = 'utm' THEN leads ELSE 0.0 END) AS leads_by_utm,
-    SUM(CASE WHEN match_method = 'lead_source' THEN leads ELSE 0.0 END) AS leads_by_lead_source,
-    SUM(CASE WHEN match_method = 'none' THEN leads ELSE 0.0 END) AS leads_unmatched
-FROM attribution_touchpoints
-WHERE attribution_model = 'linear'
-GROUP BY month, channel
+    leads,
+    matched_leads,
+    matched_leads / NULLIF(leads, 0) AS lead_match_rate,
+    pipeline,
+    matched_pipeline / NULLIF(pipeline, 0) AS pipeline_match_rate,
+    revenue,
+    matched_revenue / NULLIF(revenue, 0) AS revenue_match_rate,
+    leads_by_client_id,
+    leads_by_gclid,
+    leads_by_user_id,
+    leads_by_utm,
+    leads_by_lead_source,
+    leads_unmatched
+FROM sums
