@@ -58,6 +58,7 @@ def compare(before, after, model, spill):
     con = duckdb.connect()
     con.execute(f"SET temp_directory = '{spill}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET memory_limit = '4GB'")
     table(con, "a", before, h1)
     table(con, "b", after, h1)
     n_a, n_b = (con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in "ab")
