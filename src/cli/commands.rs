@@ -221,6 +221,7 @@ use super::{OutputFormat, QueryArgs, ReportArgs, RunArgs};
 use crate::run::publish::{BuildLock, Published};
 use crate::run::{RunOptions, RunReport};
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 fn report_run(ctx: &Context, report: &RunReport) -> i32 {
     if ctx.json {
@@ -397,37 +398,27 @@ pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
         .await
         .map_err(|e| crate::Error::Query(e.to_string()))?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let mut batches = df.collect().await?;
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    if batches.is_empty() {
-        // An empty result still has its columns: print the header.
-        batches.push(arrow::array::RecordBatch::new_empty(schema));
+    let mut batches = df.execute_stream().await?;
+    if !matches!(args.format, OutputFormat::Table) {
+        super::output::stream_rows(&mut batches, schema, args.format).await?;
+        return Ok(exit::OK);
     }
-    let mut out = Vec::new();
-    match args.format {
-        OutputFormat::Table => {
-            out = arrow::util::pretty::pretty_format_batches(&batches)?
-                .to_string()
-                .into_bytes();
-            out.push(b'\n');
-            if rows == 0 {
-                out.extend_from_slice(b"(0 rows)\n");
-            }
-        }
-        OutputFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut out);
-            for b in &batches {
-                w.write(b)?;
-            }
-        }
-        OutputFormat::Json => {
-            let mut w = arrow::json::ArrayWriter::new(&mut out);
-            w.write_batches(&batches.iter().collect::<Vec<_>>())?;
-            w.finish()?;
-            out.push(b'\n');
-        }
+    // A table's column widths need every row first.
+    let mut all = Vec::new();
+    while let Some(batch) = batches.next().await {
+        all.push(batch?);
+    }
+    let rows: usize = all.iter().map(|b| b.num_rows()).sum();
+    if all.is_empty() {
+        // An empty result still has its columns: print the header.
+        all.push(arrow::array::RecordBatch::new_empty(schema));
+    }
+    let mut out = arrow::util::pretty::pretty_format_batches(&all)?
+        .to_string()
+        .into_bytes();
+    out.push(b'\n');
+    if rows == 0 {
+        out.extend_from_slice(b"(0 rows)\n");
     }
     super::output::write_stdout(&out)?;
     Ok(exit::OK)

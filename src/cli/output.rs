@@ -2,6 +2,8 @@
 //! that tolerates a reader which closed the pipe.
 
 use std::io::Write;
+
+use futures::StreamExt;
 use std::path::Path;
 
 /// Writes `bytes` to `path` whole: a temporary file beside it, then one rename, so a reader
@@ -19,6 +21,61 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     match std::io::stdout().write_all(bytes) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
+    }
+}
+
+/// Standard output for results written as they come (`query --format csv|json`), buffered.
+/// Once the reader closes the pipe (`| head`), the rest is dropped, not an error, and
+/// [`closed`](Self::closed) tells the writer to stop producing it.
+pub struct StdoutStream {
+    out: std::io::BufWriter<std::io::Stdout>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StdoutStream {
+    pub fn new() -> Self {
+        Self {
+            out: std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()),
+            closed: Default::default(),
+        }
+    }
+
+    /// Set once the reader has closed the pipe (read it while a writer owns the stream).
+    pub fn closed_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.closed.clone()
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn quiet(&mut self, result: std::io::Result<usize>, len: usize) -> std::io::Result<usize> {
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                Ok(len)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for StdoutStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.is_closed() {
+            return Ok(buf.len());
+        }
+        let result = self.out.write(buf);
+        self.quiet(result, buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        let result = self.out.flush().map(|_| 0);
+        self.quiet(result, 0).map(|_| ())
     }
 }
 
@@ -43,3 +100,53 @@ macro_rules! say {
     };
 }
 pub(crate) use say;
+
+/// CSV or a JSON array, written batch by batch as the query produces them: a large result
+/// (the touchpoints mart, 6M rows at 10M events) is never held whole. An empty result still
+/// has its CSV header (or is `[]`).
+pub async fn stream_rows(
+    batches: &mut datafusion::physical_plan::SendableRecordBatchStream,
+    schema: arrow::datatypes::SchemaRef,
+    format: super::OutputFormat,
+) -> crate::error::Result<()> {
+    let out = StdoutStream::new();
+    let closed = out.closed_flag();
+    let mut out = if let super::OutputFormat::Csv = format {
+        let mut w = arrow::csv::WriterBuilder::new()
+            .with_header(true)
+            .build(out);
+        if each_batch(batches, &closed, |b| w.write(b)).await? == 0 {
+            w.write(&arrow::array::RecordBatch::new_empty(schema))?;
+        }
+        w.into_inner()
+    } else {
+        let mut w = arrow::json::ArrayWriter::new(out);
+        each_batch(batches, &closed, |b| w.write(b)).await?;
+        w.finish()?;
+        let mut out = w.into_inner();
+        out.write_all(b"\n")?;
+        out
+    };
+    out.flush()?;
+    Ok(())
+}
+
+/// Passes each batch of the stream to `write`, until it ends or the reader closes the pipe:
+/// how many batches it passed.
+async fn each_batch(
+    batches: &mut datafusion::physical_plan::SendableRecordBatchStream,
+    closed: &std::sync::atomic::AtomicBool,
+    mut write: impl FnMut(
+        &arrow::array::RecordBatch,
+    ) -> std::result::Result<(), arrow::error::ArrowError>,
+) -> crate::error::Result<usize> {
+    let mut n = 0;
+    while let Some(batch) = batches.next().await {
+        write(&batch?)?;
+        n += 1;
+        if closed.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+    }
+    Ok(n)
+}

@@ -1,4 +1,5 @@
-//! What the binary writes: layer errors, JSON progress events, and a reader closing the pipe.
+//! What the binary writes: layer errors, JSON progress events, query results streamed batch by
+//! batch, and a reader closing the pipe.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -104,4 +105,30 @@ fn a_reader_closing_the_pipe_ends_query_output_quietly() {
         !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
         "{stderr}"
     );
+}
+
+#[test]
+fn query_streams_every_row_of_a_result_of_many_batches_once() {
+    let project = TestProject::demo();
+    // 300,000 rows: 37 of DataFusion's 8,192-row batches, each written as it comes.
+    let sql = "SELECT value FROM generate_series(1, 300000)";
+    let output = |format: &str| {
+        let out = bin_in(project.path())
+            .args(["query", "--format", format, sql])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let csv = output("csv");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("value"), "one header, first");
+    let values: Vec<u64> = lines.map(|l| l.parse().unwrap()).collect();
+    assert_eq!(values.len(), 300_000);
+    assert_eq!(values.iter().sum::<u64>(), 300_000 * 300_001 / 2);
+    let json: serde_json::Value = serde_json::from_str(&output("json")).unwrap();
+    let values = json.as_array().unwrap();
+    assert_eq!(values.len(), 300_000);
+    let sum: u64 = values.iter().map(|v| v["value"].as_u64().unwrap()).sum();
+    assert_eq!(sum, 300_000 * 300_001 / 2);
 }
