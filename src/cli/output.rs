@@ -32,14 +32,16 @@ pub struct StdoutStream {
     closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl StdoutStream {
-    pub fn new() -> Self {
+impl Default for StdoutStream {
+    fn default() -> Self {
         Self {
             out: std::io::BufWriter::with_capacity(1 << 20, std::io::stdout()),
             closed: Default::default(),
         }
     }
+}
 
+impl StdoutStream {
     /// Set once the reader has closed the pipe (read it while a writer owns the stream).
     pub fn closed_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
         self.closed.clone()
@@ -109,7 +111,7 @@ pub async fn stream_rows(
     schema: arrow::datatypes::SchemaRef,
     format: super::OutputFormat,
 ) -> crate::error::Result<()> {
-    let out = StdoutStream::new();
+    let out = StdoutStream::default();
     let closed = out.closed_flag();
     let mut out = if let super::OutputFormat::Csv = format {
         let mut w = arrow::csv::WriterBuilder::new()
