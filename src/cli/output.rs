@@ -2,9 +2,9 @@
 //! that tolerates a reader which closed the pipe.
 
 use std::io::Write;
+use std::path::Path;
 
 use futures::StreamExt;
-use std::path::Path;
 
 /// Writes `bytes` to `path` whole: a temporary file beside it, then one rename, so a reader
 /// never sees half a file.
@@ -26,7 +26,7 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
 
 /// Standard output for results written as they come (`query --format csv|json`), buffered.
 /// Once the reader closes the pipe (`| head`), the rest is dropped, not an error, and
-/// [`closed`](Self::closed) tells the writer to stop producing it.
+/// [`closed_flag`](Self::closed_flag) tells the writer to stop producing it.
 pub struct StdoutStream {
     out: std::io::BufWriter<std::io::Stdout>,
     closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
