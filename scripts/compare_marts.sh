@@ -4,6 +4,7 @@
 # published model row for row and value for value (numbers to 1e-9 relative), in DuckDB
 # (scripts/compare_csv.py, which scales to the 10M benchmark's marts). A column the change adds
 # is named and left out of the comparison; a column it drops is a difference.
+# Needs Python's duckdb package (pip install duckdb), as ../shared/bench/duckdb_fast.py does.
 #
 #   scripts/compare_marts.sh [REV] [EVENTS]
 #   RENAMED="stg_sessions=int_sessions stg_leads=int_leads" scripts/compare_marts.sh REV
