@@ -221,7 +221,6 @@ use super::{OutputFormat, QueryArgs, ReportArgs, RunArgs};
 use crate::run::publish::{BuildLock, Published};
 use crate::run::{RunOptions, RunReport};
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 
 fn report_run(ctx: &Context, report: &RunReport) -> i32 {
     if ctx.json {
@@ -398,22 +397,19 @@ pub async fn query(ctx: &Context, args: &QueryArgs) -> Result<i32> {
         .await
         .map_err(|e| crate::Error::Query(e.to_string()))?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let mut batches = df.execute_stream().await?;
     if !matches!(args.format, OutputFormat::Table) {
+        let mut batches = df.execute_stream().await?;
         super::output::stream_rows(&mut batches, schema, args.format).await?;
         return Ok(exit::OK);
     }
     // A table's column widths need every row first.
-    let mut all = Vec::new();
-    while let Some(batch) = batches.next().await {
-        all.push(batch?);
-    }
-    let rows: usize = all.iter().map(|b| b.num_rows()).sum();
-    if all.is_empty() {
+    let mut batches = df.collect().await?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if batches.is_empty() {
         // An empty result still has its columns: print the header.
-        all.push(arrow::array::RecordBatch::new_empty(schema));
+        batches.push(arrow::array::RecordBatch::new_empty(schema));
     }
-    let mut out = arrow::util::pretty::pretty_format_batches(&all)?
+    let mut out = arrow::util::pretty::pretty_format_batches(&batches)?
         .to_string()
         .into_bytes();
     out.push(b'\n');

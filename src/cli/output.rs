@@ -18,10 +18,16 @@ pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Writes `bytes` to standard output; `clearsight query ... | head -1` closing the pipe early
 /// is not an error.
 pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
-    match std::io::stdout().write_all(bytes) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
+    let result = std::io::stdout().write_all(bytes);
+    if broken_pipe(&result) {
+        return Ok(());
     }
+    result
+}
+
+/// Whether `result` failed because the reader closed the pipe.
+fn broken_pipe<T>(result: &std::io::Result<T>) -> bool {
+    matches!(result, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Standard output for results written as they come (`query --format csv|json`), buffered.
@@ -51,15 +57,15 @@ impl StdoutStream {
         self.closed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn quiet(&mut self, result: std::io::Result<usize>, len: usize) -> std::io::Result<usize> {
-        match result {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                Ok(len)
-            }
-            other => other,
+    /// `result`, unless the reader closed the pipe: then the stream is closed and `dropped`
+    /// stands for what was not written.
+    fn unless_closed<T>(&self, result: std::io::Result<T>, dropped: T) -> std::io::Result<T> {
+        if broken_pipe(&result) {
+            self.closed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Ok(dropped);
         }
+        result
     }
 }
 
@@ -69,15 +75,15 @@ impl Write for StdoutStream {
             return Ok(buf.len());
         }
         let result = self.out.write(buf);
-        self.quiet(result, buf.len())
+        self.unless_closed(result, buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         if self.is_closed() {
             return Ok(());
         }
-        let result = self.out.flush().map(|_| 0);
-        self.quiet(result, 0).map(|_| ())
+        let result = self.out.flush();
+        self.unless_closed(result, ())
     }
 }
 
