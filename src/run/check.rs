@@ -93,7 +93,7 @@ pub async fn check(project: &Project, ctx: &SessionContext) -> Result<CheckRepor
     let models = discover(&project.queries_dir())?;
     let mut sources: BTreeSet<String> = schema::TABLES.iter().map(|t| t.to_string()).collect();
     for t in schema::TABLES {
-        empty_table(ctx, t, schema::for_table(t))?;
+        empty_table(ctx, t, schema::as_read(t))?;
     }
     for (name, batch) in super::settings::settings_tables(project)? {
         empty_table(ctx, name, batch.schema())?;

@@ -200,7 +200,7 @@ async fn new_files_session(
         }
         let provider: Arc<dyn TableProvider> = match added.get(table) {
             Some(files) if files.is_empty() => {
-                Arc::new(MemTable::try_new(schema::for_table(table), vec![vec![]])?)
+                Arc::new(MemTable::try_new(schema::as_read(table), vec![vec![]])?)
             }
             Some(files) => {
                 let urls = files
@@ -209,7 +209,7 @@ async fn new_files_session(
                     .collect::<datafusion::error::Result<Vec<_>>>()?;
                 let config = ListingTableConfig::new_with_multi_paths(urls)
                     .with_listing_options(ListingOptions::new(Arc::new(ParquetFormat::default())))
-                    .with_schema(schema::for_table(table));
+                    .with_schema(schema::as_read(table));
                 Arc::new(ListingTable::try_new(config)?)
             }
             // A settings table; a name that is no table fails in the SQL, as in a full build.

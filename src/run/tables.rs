@@ -53,7 +53,7 @@ pub async fn register_loaded(
             ctx,
             table,
             &warehouse.url_of(&format!("raw/{table}/")),
-            Some(schema::for_table(table)),
+            Some(schema::as_read(table)),
             vec![],
         )
         .await?;

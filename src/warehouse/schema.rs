@@ -127,6 +127,7 @@ pub static QUARANTINE: LazyLock<SchemaRef> = LazyLock::new(|| {
     ])
 });
 
+/// The schema a loaded table is written with.
 pub fn for_table(table: &str) -> SchemaRef {
     match table {
         "ga_events" => GA_EVENTS.clone(),
@@ -137,6 +138,22 @@ pub fn for_table(table: &str) -> SchemaRef {
     }
 }
 
+/// The schema models read a loaded table with: its strings as string views. The Parquet reader
+/// then points into its decoded pages instead of copying each value into one buffer, and
+/// `clean_text` of a clean label keeps the input's bytes (the models' own outputs are read as
+/// views already, DataFusion's default).
+pub fn as_read(table: &str) -> SchemaRef {
+    let fields = for_table(table)
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            Utf8 => Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View)),
+            _ => f.clone(),
+        })
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new(fields))
+}
+
 /// Every canonical table name, quarantine included.
 pub const TABLES: [&str; 5] = [
     "ga_events",
@@ -145,3 +162,40 @@ pub const TABLES: [&str; 5] = [
     "ad_spend",
     "quarantine",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Models read every loaded string column as a view; other columns, names, order and
+    /// nullability stay as written.
+    #[test]
+    fn loaded_tables_are_read_with_strings_as_views() {
+        for table in TABLES {
+            let (written, read) = (for_table(table), as_read(table));
+            assert_eq!(written.fields().len(), read.fields().len(), "{table}");
+            for (w, r) in written.fields().iter().zip(read.fields()) {
+                assert_eq!((w.name(), w.is_nullable()), (r.name(), r.is_nullable()));
+                let expected = match w.data_type() {
+                    Utf8 => &DataType::Utf8View,
+                    other => other,
+                };
+                assert_eq!(r.data_type(), expected, "{table}.{}", w.name());
+            }
+        }
+        assert_eq!(
+            as_read("ga_events")
+                .field_with_name("manual_source")
+                .unwrap()
+                .data_type(),
+            &DataType::Utf8View
+        );
+        assert_eq!(
+            as_read("ga_events")
+                .field_with_name("event_at")
+                .unwrap()
+                .data_type(),
+            &ts()
+        );
+    }
+}
