@@ -1,4 +1,4 @@
--- version: 5
+-- version: 6
 -- materialized: incremental
 -- partition_by: source_file
 -- description: >
@@ -37,7 +37,8 @@ WITH events AS (
 -- first_by(value, key...) is FIRST_VALUE(value ORDER BY key...) with the keys compared as
 -- bytes (src/udf/first_by.rs); under a FILTER it encodes only the kept rows' keys. Each rule's
 -- fields come from the same event, so they are one first_by of a struct: its keys are encoded
--- and compared once, not once per field. One aggregate, no join: the loader writes each
+-- and compared once, not once per field; the event's time and line are fields of it too. One
+-- aggregate, no join: the loader writes each
 -- file's events sorted by session and declares it (Parquet sorting_columns), so DataFusion
 -- groups each session as it streams by (a "Sorted" aggregate, no hash table of every
 -- session); over files loaded before that order it hashes, with the same result, and can
@@ -49,22 +50,20 @@ per_file_session AS (
         ga_session_id,
         MIN(event_at) AS first_event_at,
         MIN(gclid) AS gclid,
-        first_by(named_struct('campaign', COALESCE(manual_campaign, utm_campaign), 'line', source_line), event_at, source_line)
+        first_by(named_struct('campaign', COALESCE(manual_campaign, utm_campaign), 'at', event_at, 'line', source_line), event_at, source_line)
             FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign,
-        MIN(event_at) FILTER (WHERE COALESCE(manual_campaign, utm_campaign) IS NOT NULL) AS campaign_at,
         first_by(
             named_struct(
                 'source', CASE WHEN manual_source IS NOT NULL THEN manual_source ELSE utm_source END,
                 'medium', CASE WHEN manual_source IS NOT NULL THEN manual_medium ELSE utm_medium END,
                 'campaign', CASE WHEN manual_source IS NOT NULL THEN manual_campaign ELSE utm_campaign END,
+                'at', event_at,
                 'line', source_line
             ),
             event_at, source_line
         ) FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged,
-        MIN(event_at) FILTER (WHERE manual_source IS NOT NULL OR utm_source IS NOT NULL) AS tagged_at,
-        first_by(named_struct('host', external_referrer, 'line', source_line), event_at, source_line)
-            FILTER (WHERE external_referrer IS NOT NULL) AS referrer,
-        MIN(event_at) FILTER (WHERE external_referrer IS NOT NULL) AS referrer_at
+        first_by(named_struct('host', external_referrer, 'at', event_at, 'line', source_line), event_at, source_line)
+            FILTER (WHERE external_referrer IS NOT NULL) AS referrer
     FROM events
     GROUP BY source_file, user_pseudo_id, ga_session_id
 )
@@ -75,14 +74,14 @@ SELECT
     first_event_at,
     gclid,
     campaign['campaign'] AS campaign,
-    campaign_at,
+    campaign['at'] AS campaign_at,
     campaign['line'] AS campaign_line,
     tagged['source'] AS tagged_source,
     tagged['medium'] AS tagged_medium,
     tagged['campaign'] AS tagged_campaign,
-    tagged_at,
+    tagged['at'] AS tagged_at,
     tagged['line'] AS tagged_line,
     referrer['host'] AS referrer_host,
-    referrer_at,
+    referrer['at'] AS referrer_at,
     referrer['line'] AS referrer_line
 FROM per_file_session
