@@ -12,8 +12,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, BinaryArray, BooleanArray,
+    new_null_array, Array, ArrayRef, AsArray, BinaryArray, BooleanArray, UInt32Array,
 };
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::{exec_err, Result, ScalarValue};
@@ -188,22 +189,96 @@ impl FirstByGroups {
         for group in touched {
             let i = std::mem::replace(&mut self.batch_best[group], NONE);
             let (key, value) = row(i).expect("offered rows have bytes");
-            let old = self.best[group];
-            if self.bytes(old).is_some_and(|kept| kept <= (key, value)) {
-                continue;
-            }
-            self.garbage += old.len as usize;
-            self.best[group] = Slot {
-                start: self.arena.len(),
-                len: (key.len() + value.len()) as u32,
-                key_len: key.len() as u32,
-            };
-            self.arena.extend_from_slice(key);
-            self.arena.extend_from_slice(value);
+            self.keep_if_better(group, key, value);
         }
+        self.compact_if_half_garbage();
+    }
+
+    /// Makes (`key`, `value`) the group's row unless the kept one is not larger.
+    fn keep_if_better(&mut self, group: usize, key: &[u8], value: &[u8]) {
+        let old = self.best[group];
+        if self.bytes(old).is_some_and(|kept| kept <= (key, value)) {
+            return;
+        }
+        self.garbage += old.len as usize;
+        self.best[group] = Slot {
+            start: self.arena.len(),
+            len: (key.len() + value.len()) as u32,
+            key_len: key.len() as u32,
+        };
+        self.arena.extend_from_slice(key);
+        self.arena.extend_from_slice(value);
+    }
+
+    fn compact_if_half_garbage(&mut self) {
         if self.arena.len() > COMPACT_FROM && self.garbage * 2 > self.arena.len() {
             self.compact();
         }
+    }
+
+    /// Of each group's rows in a batch (`keys` encoded, `groups[j]` the group of row j), the one
+    /// with the smallest key, as (group, row); `None` when two rows of a group have equal keys,
+    /// which only their values can order.
+    fn best_by_key(
+        &mut self,
+        keys: &Rows,
+        groups: &[usize],
+        total_groups: usize,
+    ) -> Option<Vec<(usize, usize)>> {
+        if self.best.len() < total_groups {
+            self.best.resize(total_groups, Slot::default());
+            self.batch_best.resize(total_groups, NONE);
+        }
+        let mut touched = Vec::new();
+        let mut tie = false;
+        for (j, &group) in groups.iter().enumerate() {
+            let current = self.batch_best[group];
+            if current == NONE {
+                touched.push(group);
+                self.batch_best[group] = j;
+                continue;
+            }
+            match keys.row(j).data().cmp(keys.row(current).data()) {
+                std::cmp::Ordering::Less => self.batch_best[group] = j,
+                std::cmp::Ordering::Equal => tie = true,
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        let best = touched
+            .into_iter()
+            .map(|g| (g, std::mem::replace(&mut self.batch_best[g], NONE)))
+            .collect();
+        (!tie).then_some(best)
+    }
+
+    /// Keeps each batch winner (group, row of `keys`) that beats its group's kept row; only the
+    /// values of winners whose key is not larger than the kept one are encoded. `position` maps
+    /// a row of `keys` to its row of `value`.
+    fn keep_winners(
+        &mut self,
+        value: &ArrayRef,
+        winners: Vec<(usize, usize)>,
+        keys: &Rows,
+        position: impl Fn(usize) -> usize,
+    ) -> Result<()> {
+        let candidates: Vec<(usize, usize)> = (winners.into_iter())
+            .filter(|&(g, j)| {
+                (self.bytes(self.best[g])).is_none_or(|(kept, _)| keys.row(j).data() <= kept)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let rows =
+            UInt32Array::from_iter_values(candidates.iter().map(|&(_, j)| position(j) as u32));
+        let values = self
+            .value
+            .convert_columns(&[take(value.as_ref(), &rows, None)?])?;
+        for (n, &(group, j)) in candidates.iter().enumerate() {
+            self.keep_if_better(group, keys.row(j).data(), values.row(n).data());
+        }
+        self.compact_if_half_garbage();
+        Ok(())
     }
 
     /// Moves the kept rows to the front of the arena, in place (its allocation is kept), and
@@ -282,6 +357,9 @@ impl FirstByGroups {
 }
 
 impl GroupsAccumulator for FirstByGroups {
+    /// The keys of the rows the filter keeps are encoded and compared; the values only of the
+    /// rows that win their group (in the sessions models a filter keeps the few events that
+    /// carry a campaign or a referrer, and a session's first of them wins).
     fn update_batch(
         &mut self,
         values: &[ArrayRef],
@@ -289,33 +367,36 @@ impl GroupsAccumulator for FirstByGroups {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        let Some(filter) = opt_filter else {
-            let (keys, value) = self.encode(values)?;
-            let row = |i: usize| Some((keys.row(i).data(), value.row(i).data()));
-            self.offer(row, group_indices, total_num_groups);
-            return Ok(());
+        // The batch positions of the rows the filter keeps (None: every row).
+        let kept: Option<UInt32Array> = opt_filter.map(|filter| {
+            let filter = match filter.nulls() {
+                Some(_) => datafusion::arrow::compute::prep_null_mask_filter(filter),
+                None => filter.clone(),
+            };
+            filter.values().set_indices().map(|i| i as u32).collect()
+        });
+        let key_columns = match &kept {
+            Some(rows) => (values[1..].iter())
+                .map(|c| take(c.as_ref(), rows, None))
+                .collect::<std::result::Result<Vec<_>, _>>()?,
+            None => values[1..].to_vec(),
         };
-        // Only the rows the filter keeps are compared, so only they are encoded (in the
-        // sessions models a filter keeps the few events that carry a campaign or a referrer).
-        let kept = values
-            .iter()
-            .map(|c| datafusion::arrow::compute::filter(c, filter))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let (keys, value) = self.encode(&kept)?;
-        // Row i of the batch is row at[i] of the encoded ones (NONE: filtered out).
-        let mut at = Vec::with_capacity(filter.len());
-        let mut next = 0;
-        for i in 0..filter.len() {
-            if filter.is_valid(i) && filter.value(i) {
-                at.push(next);
-                next += 1;
-            } else {
-                at.push(NONE);
-            }
+        let keys = self.keys.convert_columns(&key_columns)?;
+        let position = |j: usize| kept.as_ref().map_or(j, |rows| rows.value(j) as usize);
+        let groups: Vec<usize> = (0..keys.num_rows())
+            .map(|j| group_indices[position(j)])
+            .collect();
+        if let Some(winners) = self.best_by_key(&keys, &groups, total_num_groups) {
+            return self.keep_winners(&values[0], winners, &keys, position);
         }
-        let row =
-            |i: usize| (at[i] != NONE).then(|| (keys.row(at[i]).data(), value.row(at[i]).data()));
-        self.offer(row, group_indices, total_num_groups);
+        // Equal keys in a group: the values decide, so every kept row's value is encoded.
+        let value = match &kept {
+            Some(rows) => take(values[0].as_ref(), rows, None)?,
+            None => values[0].clone(),
+        };
+        let value = self.value.convert_columns(&[value])?;
+        let row = |j: usize| Some((keys.row(j).data(), value.row(j).data()));
+        self.offer(row, &groups, total_num_groups);
         Ok(())
     }
 

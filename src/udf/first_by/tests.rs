@@ -294,3 +294,35 @@ async fn rows_passed_on_as_partial_states_give_the_same_answer() {
     // Without the filter line 0 (at 0) is the earliest, and its v is NULL (0 % 7 = 0).
     assert_eq!(unfiltered[0], "| g0   |      |");
 }
+
+/// A batch's rows are compared by key and only a winner's value is encoded: a filtered-out row
+/// never wins; a winner whose key ties the kept row's wins only with a smaller value; equal keys
+/// within one batch are ordered by their values.
+#[test]
+fn by_key_winners_keep_the_tie_rule_and_the_filter() {
+    let mut acc = utf8_by_int();
+    let keep = BooleanArray::from(vec![Some(true), Some(false), None, Some(true)]);
+    // Group 0: "b"@5 kept, "a"@1 filtered out; group 1: "z"@2 filtered out (NULL), "m"@3 kept.
+    let first = batch(&["b", "a", "z", "m"], &[5, 1, 2, 3]);
+    acc.update_batch(&first, &[0, 0, 1, 1], Some(&keep), 2)
+        .unwrap();
+    // Group 0: a larger key loses and an equal key with a smaller value wins (the batch's own
+    // keys differ: only the winner's value is encoded), then an equal key with a larger value
+    // loses.
+    acc.update_batch(&batch(&["c", "a"], &[6, 5]), &[0, 0], None, 2)
+        .unwrap();
+    acc.update_batch(&batch(&["d"], &[5]), &[0], None, 2)
+        .unwrap();
+    // Group 1: two rows of the kept row's key in one batch; the kept "m" is the smallest value.
+    acc.update_batch(&batch(&["q", "p"], &[3, 3]), &[1, 1], None, 2)
+        .unwrap();
+    let values = acc.evaluate(EmitTo::All).unwrap();
+    let values = values.as_string::<i32>();
+    assert_eq!((values.value(0), values.value(1)), ("a", "m"));
+    // A group whose only rows are filtered out is NULL.
+    let mut acc = utf8_by_int();
+    let none = BooleanArray::from(vec![false, false]);
+    acc.update_batch(&batch(&["x", "y"], &[1, 2]), &[0, 0], Some(&none), 1)
+        .unwrap();
+    assert!(acc.evaluate(EmitTo::All).unwrap().is_null(0));
+}
