@@ -28,7 +28,18 @@ REV="${1:-HEAD~1}"
 EVENTS="${2:-20000}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clearsight-target}"
 WORK="$(mktemp -d /tmp/clearsight-compare.XXXXXX)"
-trap 'git worktree remove --force "$WORK/base-src" >/dev/null 2>&1 || true' EXIT
+# The work folder (two warehouses and their CSVs: 20 GB at 10M events) goes when every model
+# is equal; after a difference or a failure it stays for a look, and the script says where.
+# KEEP_WORK=1 keeps it anyway.
+finish() {
+  git worktree remove --force "$WORK/base-src" >/dev/null 2>&1 || true
+  if [ "$1" = 0 ] && [ -z "${KEEP_WORK:-}" ]; then
+    rm -rf "$WORK"
+  else
+    echo "work files left in $WORK" >&2
+  fi
+}
+trap 'finish $?' EXIT
 
 git worktree add --force --detach "$WORK/base-src" "$REV" >/dev/null
 if [ -n "${BASE_BIN:-}" ]; then
@@ -81,6 +92,10 @@ for m in $models; do
   "$WORK/clearsight-new" -C "$WORK/base" --quiet query --format csv "SELECT * FROM \"$b\"" > "$WORK/base/$m.csv"
   "$WORK/clearsight-new" -C "$WORK/new" --quiet query --format csv "SELECT * FROM \"$m\"" > "$WORK/new/$m.csv"
   [ "$b" != "$m" ] && echo "$m: compared with $b of $REV"
-  if ! python3 scripts/compare_csv.py "$WORK/base/$m.csv" "$WORK/new/$m.csv" "$m"; then status=1; fi
+  if python3 scripts/compare_csv.py "$WORK/base/$m.csv" "$WORK/new/$m.csv" "$m"; then
+    [ -n "${KEEP_WORK:-}" ] || rm -f "$WORK/base/$m.csv" "$WORK/new/$m.csv"
+  else
+    status=1
+  fi
 done
 exit $status
