@@ -3,11 +3,11 @@
 //! gives it, NULL values included; of rows with equal keys, the smallest value (so the answer
 //! does not depend on which partition saw which row first). DataFusion's ordered `FIRST_VALUE`
 //! keeps every group's ordering as a vector of `ScalarValue`s and compares them one by one;
-//! here a batch's keys, and its values, are encoded once into byte-comparable rows (arrow's
-//! `RowConverter`), a comparison is a `memcmp`, and a group keeps its best row's bytes in one
-//! arena shared by all groups. The value has an encoding of its own, so that emitting decodes
-//! the values and not the keys. The sessions models pick a session's campaign, source and
-//! referrer with it (ordered by time, file and line).
+//! here a batch's keys are encoded once into byte-comparable rows (arrow's `RowConverter`), a
+//! comparison is a `memcmp`, and only the values of the rows that win their group are encoded;
+//! a group keeps its best row's bytes in one arena shared by all groups. The value has an
+//! encoding of its own, so that emitting decodes the values and not the keys. The sessions
+//! models pick a session's campaign, source and referrer with it (ordered by time, file, line).
 
 use std::sync::Arc;
 
@@ -170,10 +170,7 @@ impl FirstByGroups {
         group_indices: &[usize],
         total_groups: usize,
     ) {
-        if self.best.len() < total_groups {
-            self.best.resize(total_groups, Slot::default());
-            self.batch_best.resize(total_groups, NONE);
-        }
+        self.grow(total_groups);
         // The best row of each group within this batch, compared against the kept one last.
         let mut touched = Vec::new();
         for (i, &group) in group_indices.iter().enumerate() {
@@ -192,6 +189,14 @@ impl FirstByGroups {
             self.keep_if_better(group, key, value);
         }
         self.compact_if_half_garbage();
+    }
+
+    /// Room for `total_groups` groups.
+    fn grow(&mut self, total_groups: usize) {
+        if self.best.len() < total_groups {
+            self.best.resize(total_groups, Slot::default());
+            self.batch_best.resize(total_groups, NONE);
+        }
     }
 
     /// Makes (`key`, `value`) the group's row unless the kept one is not larger.
@@ -225,10 +230,7 @@ impl FirstByGroups {
         groups: &[usize],
         total_groups: usize,
     ) -> Option<Vec<(usize, usize)>> {
-        if self.best.len() < total_groups {
-            self.best.resize(total_groups, Slot::default());
-            self.batch_best.resize(total_groups, NONE);
-        }
+        self.grow(total_groups);
         let mut touched = Vec::new();
         let mut tie = false;
         for (j, &group) in groups.iter().enumerate() {
