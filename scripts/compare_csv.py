@@ -36,11 +36,13 @@ def table(con, name, path, columns):
 
 
 def same(column):
-    """Both values equal as text (NULL alike), or as numbers to 1e-9 (math.isclose)."""
+    """Both values equal as text (NULL alike), or both numbers equal to 1e-9 (math.isclose).
+    Never NULL: a text, or a NULL, against another value is a difference, not an unknown that
+    `WHERE NOT (...)` would let pass."""
     a, b = f"a.{quoted(column)}", f"b.{quoted(column)}"
     x, y = f"TRY_CAST({a} AS DOUBLE)", f"TRY_CAST({b} AS DOUBLE)"
     return (f"({a} IS NOT DISTINCT FROM {b} OR "
-            f"ABS({x} - {y}) <= GREATEST(1e-9, 1e-9 * GREATEST(ABS({x}), ABS({y}))))")
+            f"COALESCE(ABS({x} - {y}) <= GREATEST(1e-9, 1e-9 * GREATEST(ABS({x}), ABS({y}))), FALSE))")
 
 
 def main(before, after, model):
