@@ -82,6 +82,7 @@ async fn match_coverage_counts_leads_only_on_the_hand_made_world() {
     // The sums are decimal: each credit cast to 12 decimals (1/3 + 1/3 + 1/3 is 0.999999999999).
     let want = [11.0, 8.0, 26000.0, 21000.0, 6.0, 1.0, 1.0, 1.0, 1.0, 1.0];
     assert_eq!(got.len(), 1);
+    assert_eq!(got[0].len(), want.len() + 1, "the month and every sum");
     assert_eq!(got[0][0], "2024-03-01");
     for (value, want) in got[0][1..].iter().zip(want) {
         let value = value.parse::<f64>().unwrap();
