@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::execution::memory_pool::MemoryLimit;
 
 use super::model::{Layer, Materialization, Model};
 use super::plan::Action;
@@ -257,6 +258,16 @@ impl Runner<'_> {
         let mut parquet = self.ctx.state().default_table_options().parquet.clone();
         if matches!(m.layer, Layer::Staging | Layer::Intermediate) {
             parquet.global.compression = Some(crate::warehouse::working_compression_setting());
+            // Plain, not dictionary-encoded: the writer interns every value and the reader
+            // decodes each page's indices, for files read once or twice. At 10M events the run
+            // used about 3% less CPU, and at 1M peaked lower; but the readers' string views
+            // then hold whole data pages, and at 10M it peaked 0.2-0.3 GB higher, so under a
+            // memory limit they stay dictionary-encoded (docs/performance-issue13-s22.md).
+            let limited = matches!(
+                self.ctx.runtime_env().memory_pool.memory_limit(),
+                MemoryLimit::Finite(_)
+            );
+            parquet.global.dictionary_enabled = Some(limited);
         }
         if let Some(col) = &m.header.partition_by {
             let field = schema

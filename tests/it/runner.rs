@@ -4,6 +4,7 @@
 use clearsight::observe::Silent;
 use clearsight::run::publish::Published;
 use clearsight::run::{dag, model, NodeStatus, RunOptions, RunReport};
+use clearsight::workspace::{Overrides, Workspace};
 
 use crate::support::{fixture_sources, rows, TestProject};
 
@@ -352,27 +353,34 @@ async fn a_nightly_tests_the_rebuilt_days_and_still_catches_a_bad_row() {
     assert_eq!(node.tests[0].failing_rows, 1, "user z, on the new day");
 }
 
-/// The Parquet codecs of a published model's files (every column chunk of every row group).
-fn codecs_of(project: &TestProject, model: &str) -> std::collections::BTreeSet<String> {
+/// The Parquet codec of each column chunk of a published model's files (every row group), and
+/// whether the chunk has a dictionary page.
+fn chunks_of(project: &TestProject, model: &str) -> std::collections::BTreeSet<(String, bool)> {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     let dir = project.path().join(format!("warehouse/marts/{model}/v1"));
-    let mut codecs = std::collections::BTreeSet::new();
+    let mut chunks = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "parquet") {
             let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
             for group in reader.metadata().row_groups() {
-                codecs.extend(group.columns().iter().map(|c| c.compression().to_string()));
+                chunks.extend(group.columns().iter().map(|c| {
+                    (
+                        c.compression().to_string(),
+                        c.dictionary_page_offset().is_some(),
+                    )
+                }));
             }
         }
     }
-    codecs
+    chunks
 }
 
 /// Staging and intermediate models are the build's working files, read back by the models
-/// after them: written uncompressed. The marts, which BI tools read, stay snappy.
+/// after them: written uncompressed and plain (no dictionary). The marts, which BI tools read,
+/// stay snappy with dictionaries.
 #[tokio::test]
-async fn working_models_are_written_uncompressed_and_marts_snappy() {
+async fn working_models_are_written_uncompressed_and_plain_and_marts_snappy() {
     let project = small_project(&[
         ("staging/spend_by_day", SPEND_BY_DAY),
         ("marts/total", TOTAL),
@@ -380,8 +388,40 @@ async fn working_models_are_written_uncompressed_and_marts_snappy() {
     .await;
     assert!(full_refresh(&project).await.published);
     assert_eq!(
-        codecs_of(&project, "spend_by_day"),
-        ["UNCOMPRESSED".to_string()].into()
+        chunks_of(&project, "spend_by_day"),
+        [("UNCOMPRESSED".to_string(), false)].into()
     );
-    assert_eq!(codecs_of(&project, "total"), ["SNAPPY".to_string()].into());
+    assert_eq!(
+        chunks_of(&project, "total"),
+        [("SNAPPY".to_string(), true)].into()
+    );
+}
+
+/// Under a memory limit the working files keep their dictionaries: plain pages make the
+/// readers' string views hold whole pages, and the limited builds were measured so.
+#[tokio::test]
+async fn under_a_memory_limit_working_models_keep_their_dictionaries() {
+    let project = small_project(&[("staging/spend_by_day", SPEND_BY_DAY)]).await;
+    let overrides = Overrides {
+        memory_limit: Some(256 << 20),
+        spill_dir: Some(project.path().join("spill")),
+        ..Default::default()
+    };
+    let ctx = Workspace::open(project.path(), &overrides).unwrap();
+    let options = RunOptions {
+        full_refresh: true,
+        ..Default::default()
+    };
+    let session = ctx.session().await.unwrap();
+    assert!(
+        ctx.runner(session, &Silent)
+            .run(&options)
+            .await
+            .unwrap()
+            .published
+    );
+    assert_eq!(
+        chunks_of(&project, "spend_by_day"),
+        [("UNCOMPRESSED".to_string(), true)].into()
+    );
 }
