@@ -260,8 +260,8 @@ impl Runner<'_> {
             parquet.global.compression = Some(crate::warehouse::working_compression_setting());
             // Plain, not dictionary-encoded: the writer interns every value and the reader
             // decodes each page's indices, for files read once or twice. At 10M events the run
-            // used about 3% less CPU, and at 1M peaked lower; but the readers' string views
-            // then hold whole data pages, and at 10M it peaked 0.2-0.3 GB higher, so under a
+            // used about 2% less CPU, and at 1M peaked lower; but the readers' string views
+            // then hold whole data pages, and at 10M it peaked 0.2-0.4 GB higher, so under a
             // memory limit they stay dictionary-encoded (docs/performance-issue13-s22.md).
             let limited = matches!(
                 self.ctx.runtime_env().memory_pool.memory_limit(),
