@@ -170,25 +170,51 @@ impl FirstByGroups {
         group_indices: &[usize],
         total_groups: usize,
     ) {
-        self.grow(total_groups);
         // The best row of each group within this batch, compared against the kept one last.
-        let mut touched = Vec::new();
-        for (i, &group) in group_indices.iter().enumerate() {
-            let Some(r) = row(i) else { continue };
-            let current = self.batch_best[group];
-            if current == NONE {
-                touched.push(group);
-            } else if row(current).is_some_and(|b| b <= r) {
-                continue;
-            }
-            self.batch_best[group] = i;
-        }
-        for group in touched {
-            let i = std::mem::replace(&mut self.batch_best[group], NONE);
+        let present = |i: usize| row(i).is_some();
+        let order = |i: usize, j: usize| row(i).cmp(&row(j));
+        let (winners, _) = self.batch_winners(group_indices, present, order, total_groups);
+        for (group, i) in winners {
             let (key, value) = row(i).expect("offered rows have bytes");
             self.keep_if_better(group, key, value);
         }
         self.compact_if_half_garbage();
+    }
+
+    /// Each group's smallest row of a batch by `order` (`groups[i]` the group of row i; rows not
+    /// `present` are left out), as (group, row), and whether two rows of a group were equal (the
+    /// first of them is the one given).
+    fn batch_winners(
+        &mut self,
+        groups: &[usize],
+        present: impl Fn(usize) -> bool,
+        order: impl Fn(usize, usize) -> std::cmp::Ordering,
+        total_groups: usize,
+    ) -> (Vec<(usize, usize)>, bool) {
+        self.grow(total_groups);
+        let mut touched = Vec::new();
+        let mut tie = false;
+        for (i, &group) in groups.iter().enumerate() {
+            if !present(i) {
+                continue;
+            }
+            let current = self.batch_best[group];
+            if current == NONE {
+                touched.push(group);
+                self.batch_best[group] = i;
+                continue;
+            }
+            match order(i, current) {
+                std::cmp::Ordering::Less => self.batch_best[group] = i,
+                std::cmp::Ordering::Equal => tie = true,
+                std::cmp::Ordering::Greater => {}
+            }
+        }
+        let winners = touched
+            .into_iter()
+            .map(|g| (g, std::mem::replace(&mut self.batch_best[g], NONE)))
+            .collect();
+        (winners, tie)
     }
 
     /// Room for `total_groups` groups.
@@ -230,27 +256,9 @@ impl FirstByGroups {
         groups: &[usize],
         total_groups: usize,
     ) -> Option<Vec<(usize, usize)>> {
-        self.grow(total_groups);
-        let mut touched = Vec::new();
-        let mut tie = false;
-        for (j, &group) in groups.iter().enumerate() {
-            let current = self.batch_best[group];
-            if current == NONE {
-                touched.push(group);
-                self.batch_best[group] = j;
-                continue;
-            }
-            match keys.row(j).data().cmp(keys.row(current).data()) {
-                std::cmp::Ordering::Less => self.batch_best[group] = j,
-                std::cmp::Ordering::Equal => tie = true,
-                std::cmp::Ordering::Greater => {}
-            }
-        }
-        let best = touched
-            .into_iter()
-            .map(|g| (g, std::mem::replace(&mut self.batch_best[g], NONE)))
-            .collect();
-        (!tie).then_some(best)
+        let order = |i: usize, j: usize| keys.row(i).data().cmp(keys.row(j).data());
+        let (winners, tie) = self.batch_winners(groups, |_| true, order, total_groups);
+        (!tie).then_some(winners)
     }
 
     /// Keeps each batch winner (group, row of `keys`) that beats its group's kept row; only the
