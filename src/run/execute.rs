@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::execution::memory_pool::MemoryLimit;
 
 use super::model::{Layer, Materialization, Model};
@@ -18,6 +18,12 @@ use crate::error::{Error, Result};
 /// 10M GA events `stg_ga_sessions`' 120 open files held 340 MB. The cap keeps that bound as the
 /// data grows (16,384 rows of sessions are about 3 MB).
 const PARTITION_ROW_GROUP_ROWS: usize = 16_384;
+
+/// Under a memory limit, bytes of a partitioned model's file held in memory before they go to
+/// disk. Each open file holds its finished row groups in a buffer of this size (DataFusion's
+/// default, 10 MB, is more than a day's file of sessions), so with 1,200 files open at 100M
+/// events `stg_ga_sessions` held its whole output in memory (docs/performance-issue13-s23.md).
+const PARTITION_WRITE_BUFFER: usize = 256 << 10;
 
 /// What executing a node needs besides its action.
 pub struct StepContext<'a> {
@@ -246,7 +252,7 @@ impl Runner<'_> {
     /// Writes the model's output (or, with `sql`, an incremental restriction of it) to `dir`.
     async fn write(&self, m: &Model, dir: &str, sql: Option<&str>) -> Result<Written> {
         let fail = |e: &dyn std::fmt::Display| model_error(m, e);
-        let df = self
+        let mut df = self
             .ctx
             .sql(sql.unwrap_or(&m.sql))
             .await
@@ -256,6 +262,10 @@ impl Runner<'_> {
         let mut options = DataFrameWriteOptions::new();
         let mut partition_type = None;
         let mut parquet = self.ctx.state().default_table_options().parquet.clone();
+        let limited = matches!(
+            self.ctx.runtime_env().memory_pool.memory_limit(),
+            MemoryLimit::Finite(_)
+        );
         if matches!(m.layer, Layer::Staging | Layer::Intermediate) {
             parquet.global.compression = Some(crate::warehouse::working_compression_setting());
             // Plain, not dictionary-encoded: the writer interns every value and the reader
@@ -263,10 +273,6 @@ impl Runner<'_> {
             // used about 2% less CPU, and at 1M peaked lower; but the readers' string views
             // then hold whole data pages, and at 10M it peaked 0.2-0.4 GB higher, so under a
             // memory limit they stay dictionary-encoded (docs/performance-issue13-s22.md).
-            let limited = matches!(
-                self.ctx.runtime_env().memory_pool.memory_limit(),
-                MemoryLimit::Finite(_)
-            );
             parquet.global.dictionary_enabled = Some(limited);
         }
         if let Some(col) = &m.header.partition_by {
@@ -276,6 +282,14 @@ impl Runner<'_> {
             partition_type = Some(PartitionType::of(field.data_type()));
             options = options.with_partition_by(vec![col.clone()]);
             parquet.global.max_row_group_size = PARTITION_ROW_GROUP_ROWS;
+            if limited {
+                // Every file is open at once: under a memory limit, one writer per file (the
+                // files already keep both cores busy; the parallel writer has tasks and
+                // buffered batches per column) through small buffers. Without a limit the
+                // defaults are kept: at 10M events they used 2-4 s less CPU.
+                parquet.global.allow_single_file_parallelism = false;
+                df = with_write_buffer(df, PARTITION_WRITE_BUFFER);
+            }
         }
         let written = df
             .write_parquet(&self.warehouse.url_of(dir), options, Some(parquet))
@@ -346,5 +360,40 @@ fn model_error(m: &Model, e: &dyn std::fmt::Display) -> Error {
         model: m.name.clone(),
         file: m.file.clone(),
         message: e.to_string(),
+    }
+}
+
+/// `df`, written through object-store buffers of `bytes` (the session's setting for its other
+/// writes is left as it is).
+fn with_write_buffer(df: DataFrame, bytes: usize) -> DataFrame {
+    let (mut state, plan) = df.into_parts();
+    state
+        .config_mut()
+        .options_mut()
+        .execution
+        .objectstore_writer_buffer_size = bytes;
+    DataFrame::new(state, plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_buffer_is_the_dataframes_alone() {
+        let ctx = SessionContext::new();
+        let buffer = |options: &datafusion::config::ConfigOptions| {
+            options.execution.objectstore_writer_buffer_size
+        };
+        let default = buffer(ctx.state().config().options());
+        assert_eq!(default, 10 << 20, "DataFusion's default: 10 MB");
+        let df = with_write_buffer(ctx.sql("SELECT 1 AS x").await.unwrap(), 256 << 10);
+        let (state, _) = df.clone().into_parts();
+        assert_eq!(buffer(state.config().options()), 256 << 10);
+        assert_eq!(buffer(ctx.state().config().options()), default);
+        let rows = df.collect().await.unwrap();
+        assert_eq!(rows[0].num_rows(), 1, "the plan is unchanged");
     }
 }
