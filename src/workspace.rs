@@ -111,7 +111,6 @@ impl Workspace {
             ctx: session,
             observer,
             jobs: crate::run::default_jobs(self.engine.memory_limit),
-            keep_freed_memory: self.engine.memory_limit.is_none(),
         }
     }
 }

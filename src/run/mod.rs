@@ -119,12 +119,17 @@ pub struct Runner<'a> {
     pub observer: &'a dyn Observer,
     /// Models built at once when [`RunOptions::jobs`] does not say ([`default_jobs`]).
     pub jobs: usize,
-    /// The allocator keeps freed memory longer while the models run
-    /// ([`crate::engine::allocator::PurgeDelay::for_models`]); not under a memory limit.
-    pub keep_freed_memory: bool,
 }
 
 impl Runner<'_> {
+    /// Whether the session's memory pool has a limit (`--memory-limit`).
+    fn memory_limited(&self) -> bool {
+        matches!(
+            self.ctx.runtime_env().memory_pool.memory_limit(),
+            datafusion::execution::memory_pool::MemoryLimit::Finite(_)
+        )
+    }
+
     async fn write_results(&self, report: &RunReport) -> Result<()> {
         let body = Bytes::from(serde_json::to_vec_pretty(report).expect("results serialise"));
         self.warehouse.put("run_results.json", body.clone()).await?;
@@ -135,9 +140,10 @@ impl Runner<'_> {
 
     /// Runs the selected models. Publishes only when every model built and every test passed.
     pub async fn run(&self, options: &RunOptions) -> Result<RunReport> {
-        let _delay = self
-            .keep_freed_memory
-            .then(crate::engine::allocator::PurgeDelay::for_models);
+        // Without a memory limit the allocator keeps freed memory longer while the models run.
+        let _delay = (!self.memory_limited())
+            .then(crate::engine::allocator::PurgeDelay::for_models)
+            .flatten();
         let started = Instant::now();
         let mut report = RunReport {
             run_id: publish::new_run_id(),
