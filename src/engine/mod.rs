@@ -15,6 +15,8 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::TrackConsumersPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::config::Project;
@@ -110,7 +112,12 @@ impl Engine {
             .set_u64("datafusion.execution.parquet.max_row_group_size", 1_048_576)
             // Files declaring an order (GA4 events, by session) are packed into partitions in
             // that order, so the order holds across a partition's files.
-            .set_bool("datafusion.execution.split_file_groups_by_statistics", true);
+            .set_bool("datafusion.execution.split_file_groups_by_statistics", true)
+            // An input hash-partitioned on some of a grouping's keys satisfies it from 2
+            // partitions (DataFusion's default: 4): the GA4 events' scans are partitioned by
+            // export file (`run::file_groups`), and `int_lead_users` groups a join's output by
+            // its key and one more column.
+            .set_u64("datafusion.optimizer.subset_repartition_threshold", 2);
         if let Some(p) = self.options.target_partitions {
             config = config.with_target_partitions(p.max(1));
         }
@@ -143,10 +150,15 @@ impl Engine {
 
     /// A session state with `config` and `runtime`, and Clearsight's functions registered.
     pub fn state(&self, config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
+        // Scans are regrouped by export file before DataFusion plans their distribution.
+        let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
+            vec![Arc::new(crate::run::file_groups::GroupScansByFile)];
+        rules.extend(PhysicalOptimizer::new().rules);
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_physical_optimizer_rules(rules)
             .build();
         crate::udf::register_state(&mut state, self.rules.clone())?;
         Ok(state)
