@@ -181,6 +181,12 @@ impl Walker<'_> {
         if let Some(l) = self.kpi(bare, within, of) {
             return l;
         }
+        if let Some(l) = self.first_by(bare, within, of) {
+            return l;
+        }
+        if let Some(l) = self.field(bare, within, of) {
+            return l;
+        }
         let mut out = self.refs(bare, within, of);
         if let Expr::ScalarFunction(f) = bare {
             if f.func.name() == "named_struct" {
@@ -220,6 +226,51 @@ impl Walker<'_> {
         for m in formula.measures() {
             out.absorb(measures.fields.get(m)?);
         }
+        Some(out)
+    }
+
+    /// `first_by(value, key...)` / `last_by` (with a FILTER or not): computed from the value
+    /// (and, for a struct, each field from its own), picked by the keys and the filter, which
+    /// only decide which row's value it is, as a window's order keys do.
+    fn first_by(
+        &self,
+        e: &Expr,
+        within: &LogicalPlan,
+        of: &[ColumnLineage],
+    ) -> Option<ColumnLineage> {
+        let Expr::AggregateFunction(f) = e else {
+            return None;
+        };
+        if !matches!(f.func.name(), "first_by" | "last_by") {
+            return None;
+        }
+        let (value, keys) = f.params.args.split_first()?;
+        let mut out = self.expr(value, within, of);
+        for k in keys.iter().chain(f.params.filter.as_deref()) {
+            let picks = self.expr(k, within, of);
+            out.filtered_by_all(&picks);
+            out.fields
+                .values_mut()
+                .for_each(|l| l.filtered_by_all(&picks));
+        }
+        Some(out)
+    }
+
+    /// A field of a struct column (`s['name']`) whose fields' lineage is known: that field's,
+    /// with what decides the struct's rows.
+    fn field(&self, e: &Expr, within: &LogicalPlan, of: &[ColumnLineage]) -> Option<ColumnLineage> {
+        let Expr::ScalarFunction(f) = e else {
+            return None;
+        };
+        let [Expr::Column(c), Expr::Literal(name, _)] = f.args.as_slice() else {
+            return None;
+        };
+        if f.func.name() != "get_field" {
+            return None;
+        }
+        let whole = column_of(within, of, c)?;
+        let mut out = whole.fields.get(name.try_as_str()??)?.clone();
+        out.filtered_by.extend(whole.filtered_by.iter().cloned());
         Some(out)
     }
 

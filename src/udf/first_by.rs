@@ -14,31 +14,49 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BinaryArray, BooleanArray, UInt32Array,
 };
-use datafusion::arrow::compute::take;
+use datafusion::arrow::compute::{take, SortOptions};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
-use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::common::{exec_err, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
+/// `first_by`, or with `last` set `last_by(value, key, ...)`: the value of the row with the
+/// largest key (the keys descending, NULL last), as `LAST_VALUE(value ORDER BY key, ...)`;
+/// of rows with equal keys, still the smallest value.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct FirstBy {
     signature: Signature,
+    last: bool,
 }
 
 impl Default for FirstBy {
     fn default() -> Self {
         FirstBy {
             signature: Signature::variadic_any(Volatility::Immutable),
+            last: false,
+        }
+    }
+}
+
+impl FirstBy {
+    /// `last_by`.
+    pub fn last() -> Self {
+        FirstBy {
+            last: true,
+            ..Default::default()
         }
     }
 }
 
 impl AggregateUDFImpl for FirstBy {
     fn name(&self) -> &str {
-        "first_by"
+        match self.last {
+            false => "first_by",
+            true => "last_by",
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -47,7 +65,10 @@ impl AggregateUDFImpl for FirstBy {
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         if args.len() < 2 {
-            return exec_err!("first_by(value, key, ...) needs a value and at least one key");
+            return exec_err!(
+                "{}(value, key, ...) needs a value and at least one key",
+                self.name()
+            );
         }
         Ok(args[0].clone())
     }
@@ -66,7 +87,9 @@ impl AggregateUDFImpl for FirstBy {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(FirstByAccumulator(FirstByGroups::new(&args)?)))
+        Ok(Box::new(single::FirstByAccumulator(FirstByGroups::new(
+            &args, self.last,
+        )?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -77,7 +100,7 @@ impl AggregateUDFImpl for FirstBy {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(FirstByGroups::new(&args)?))
+        Ok(Box::new(FirstByGroups::new(&args, self.last)?))
     }
 }
 
@@ -122,7 +145,8 @@ const NONE: usize = usize::MAX;
 const COMPACT_FROM: usize = 1 << 20;
 
 impl FirstByGroups {
-    fn new(args: &AccumulatorArgs) -> Result<Self> {
+    /// `last`: the largest key wins ([`FirstBy::last`]).
+    fn new(args: &AccumulatorArgs, last: bool) -> Result<Self> {
         let mut types = args
             .exprs
             .iter()
@@ -130,13 +154,22 @@ impl FirstByGroups {
             .map(|e| e.data_type(args.schema))
             .collect::<Result<Vec<_>>>()?;
         types.push(args.return_field.data_type().clone());
-        Self::of_types(types)
+        Self::of_types(types, last)
     }
 
-    /// `types`: the keys' types, then the value's.
-    fn of_types(mut types: Vec<DataType>) -> Result<Self> {
+    /// `types`: the keys' types, then the value's. `last`: the keys are encoded descending,
+    /// NULL last, so that the smallest bytes are the largest key.
+    fn of_types(mut types: Vec<DataType>, last: bool) -> Result<Self> {
         let value_type = types.pop().unwrap_or(DataType::Null);
-        let keys = RowConverter::new(types.into_iter().map(SortField::new).collect())?;
+        let order = SortOptions {
+            descending: last,
+            nulls_first: !last,
+        };
+        let keys = RowConverter::new(
+            (types.into_iter())
+                .map(|t| SortField::new_with_options(t, order))
+                .collect(),
+        )?;
         let value = RowConverter::new(vec![SortField::new(value_type.clone())])?;
         let null_value = value
             .convert_columns(&[new_null_array(&value_type, 1)])?
@@ -456,47 +489,7 @@ impl GroupsAccumulator for FirstByGroups {
     }
 }
 
-/// `first_by` without GROUP BY: one group.
-struct FirstByAccumulator(FirstByGroups);
-
-impl std::fmt::Debug for FirstByAccumulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("FirstByAccumulator")
-    }
-}
-
-impl FirstByAccumulator {
-    /// The group's slot (empty before any row).
-    fn slot(&self) -> [Slot; 1] {
-        [self.0.best.first().copied().unwrap_or_default()]
-    }
-}
-
-impl Accumulator for FirstByAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; values[0].len()];
-        GroupsAccumulator::update_batch(&mut self.0, values, &groups, None, 1)
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; states[0].len()];
-        GroupsAccumulator::merge_batch(&mut self.0, states, &groups, 1)
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        (self.0.states(&self.slot()).iter())
-            .map(|state| ScalarValue::try_from_array(state, 0))
-            .collect()
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        ScalarValue::try_from_array(&self.0.values(&self.slot())?, 0)
-    }
-
-    fn size(&self) -> usize {
-        GroupsAccumulator::size(&self.0)
-    }
-}
+mod single;
 
 #[cfg(test)]
 mod tests;

@@ -50,7 +50,10 @@ pub fn functions(rules: Arc<ChannelRules>) -> Vec<Arc<ScalarUDF>> {
 
 /// Every Clearsight aggregate function.
 pub fn aggregates() -> Vec<Arc<AggregateUDF>> {
-    vec![Arc::new(AggregateUDF::from(first_by::FirstBy::default()))]
+    vec![
+        Arc::new(AggregateUDF::from(first_by::FirstBy::default())),
+        Arc::new(AggregateUDF::from(first_by::FirstBy::last())),
+    ]
 }
 
 /// Registers every Clearsight function on `ctx`.

@@ -230,3 +230,29 @@ fn docs_html_is_the_marts_data_dictionary() {
     ));
     assert!(page.contains(r##"<a href="#model-stg_spend">stg_spend</a>"##));
 }
+
+/// `stg_leads` picks each lead's latest version with `last_by` over one struct of its columns,
+/// `stg_ga_sessions` a session's first campaign with `first_by`: a field is computed from its
+/// own column only, and the ordering keys and the FILTER only pick the row (as a window's
+/// order keys did when the version was a `ROW_NUMBER`).
+#[test]
+fn a_field_picked_by_first_or_last_by_is_computed_from_its_own_column() {
+    let status = lineage(&["stg_leads.status"]);
+    assert_eq!(
+        status["computed_from"],
+        serde_json::json!(["crm_leads.status"])
+    );
+    for key in ["last_modified_at", "source_file", "source_line", "lead_id"] {
+        let column = format!("crm_leads.{key}");
+        assert!(listed(&status, "filtered_by", &column), "{status}");
+    }
+    let source = lineage(&["stg_ga_sessions.tagged_source"]);
+    assert_eq!(
+        source["computed_from"],
+        serde_json::json!(["ga_events.manual_source", "ga_events.utm_source"])
+    );
+    assert!(
+        listed(&source, "filtered_by", "ga_events.event_at"),
+        "{source}"
+    );
+}

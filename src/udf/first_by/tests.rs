@@ -37,9 +37,9 @@ async fn session(parts: &[&[(&str, Option<&str>, i64, i64)]]) -> SessionContext 
         Arc::new(MemTable::try_new(schema.clone(), partitions).unwrap()),
     )
     .unwrap();
-    ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(
-        FirstBy::default(),
-    ));
+    for udaf in [FirstBy::default(), FirstBy::last()] {
+        ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(udaf));
+    }
     ctx
 }
 
@@ -146,6 +146,65 @@ async fn agrees_with_ordered_first_value() {
     assert_eq!(ours, theirs);
 }
 
+#[tokio::test]
+async fn last_by_takes_the_latest_time_then_line_across_partitions() {
+    let ctx = session(&[
+        &[
+            ("a", Some("early"), 10, 9),
+            ("a", Some("tie-line-3"), 20, 3),
+            ("b", Some("before-null"), 5, 1),
+        ],
+        &[
+            ("a", Some("tie-line-7"), 20, 7),
+            ("b", None, 6, 1),
+            ("c", Some("only"), 1, 1),
+        ],
+    ])
+    .await;
+    let sql = "SELECT g, last_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g";
+    // a: at 20 twice, line 7 last; b: its latest row has no value, and that is the answer
+    let got = rows(&ctx, sql).await;
+    assert_eq!(
+        got,
+        [
+            "| a | tie-line-7 |",
+            "| b |            |",
+            "| c | only       |"
+        ]
+    );
+    let whole = rows(&ctx, "SELECT last_by(v, line, at) AS v FROM t").await;
+    assert_eq!(whole, ["| early |"]);
+}
+
+#[tokio::test]
+async fn last_by_agrees_with_first_value_ordered_descending() {
+    // 600 rows over 37 groups, every (at, line) distinct (101 and 600 are coprime).
+    let data: Vec<(String, Option<String>, i64, i64)> = (0..600i64)
+        .map(|i| {
+            let v = (i % 11 != 0).then(|| format!("v{}", (i * 7919) % 1000));
+            (
+                format!("g{}", (i * 31) % 37),
+                v,
+                (i * 13) % 17,
+                (i * 101) % 600,
+            )
+        })
+        .collect();
+    let ctx = session_split(&data, 250).await;
+    let ours = rows(
+        &ctx,
+        "SELECT g, last_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g",
+    )
+    .await;
+    let theirs = rows(
+        &ctx,
+        "SELECT g, FIRST_VALUE(v ORDER BY at DESC, line DESC) AS v FROM t GROUP BY g ORDER BY g",
+    )
+    .await;
+    assert_eq!(ours.len(), 37);
+    assert_eq!(ours, theirs);
+}
+
 /// Regression (10M events: `stg_ga_sessions` 21 s): `size()`, asked after every batch, summed
 /// every group's bytes, so an aggregate over millions of sessions was quadratic. It is now the
 /// arena's and the slots' capacity, which holds every kept row, and emitting gives it back.
@@ -195,7 +254,7 @@ fn batch(v: &[&str], at: &[i64]) -> Vec<ArrayRef> {
 
 /// A `first_by` of a string by an integer key, with no groups yet.
 fn utf8_by_int() -> FirstByGroups {
-    FirstByGroups::of_types(vec![DataType::Int64, DataType::Utf8]).unwrap()
+    FirstByGroups::of_types(vec![DataType::Int64, DataType::Utf8], false).unwrap()
 }
 
 /// Over sorted input an aggregate emits its finished groups after every batch. Emitting left
