@@ -113,9 +113,9 @@ async fn filter_skips_rows_and_a_group_without_rows_is_null() {
     assert_eq!(whole, ["| x |"]);
 }
 
-#[tokio::test]
-async fn agrees_with_ordered_first_value() {
-    // 600 rows over 37 groups with colliding times: DataFusion's own ordered FIRST_VALUE.
+/// 600 rows over 37 groups in two partitions, times colliding, every (at, line) distinct (101
+/// and 600 are coprime), a NULL value every 11th row.
+async fn six_hundred_rows() -> SessionContext {
     let data: Vec<(String, Option<String>, i64, i64)> = (0..600i64)
         .map(|i| {
             let v = (i % 11 != 0).then(|| format!("v{}", (i * 7919) % 1000));
@@ -127,7 +127,13 @@ async fn agrees_with_ordered_first_value() {
             )
         })
         .collect();
-    let ctx = session_split(&data, 250).await;
+    session_split(&data, 250).await
+}
+
+#[tokio::test]
+async fn agrees_with_ordered_first_value() {
+    // DataFusion's own ordered FIRST_VALUE.
+    let ctx = six_hundred_rows().await;
     let ours = rows(
         &ctx,
         "SELECT g, first_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g",
@@ -178,19 +184,7 @@ async fn last_by_takes_the_latest_time_then_line_across_partitions() {
 
 #[tokio::test]
 async fn last_by_agrees_with_first_value_ordered_descending() {
-    // 600 rows over 37 groups, every (at, line) distinct (101 and 600 are coprime).
-    let data: Vec<(String, Option<String>, i64, i64)> = (0..600i64)
-        .map(|i| {
-            let v = (i % 11 != 0).then(|| format!("v{}", (i * 7919) % 1000));
-            (
-                format!("g{}", (i * 31) % 37),
-                v,
-                (i * 13) % 17,
-                (i * 101) % 600,
-            )
-        })
-        .collect();
-    let ctx = session_split(&data, 250).await;
+    let ctx = six_hundred_rows().await;
     let ours = rows(
         &ctx,
         "SELECT g, last_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g",
