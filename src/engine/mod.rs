@@ -15,8 +15,6 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::TrackConsumersPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
-use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
-use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::config::Project;
@@ -114,9 +112,8 @@ impl Engine {
             // that order, so the order holds across a partition's files.
             .set_bool("datafusion.execution.split_file_groups_by_statistics", true)
             // An input hash-partitioned on some of a grouping's keys satisfies it from 2
-            // partitions (DataFusion's default: 4): the GA4 events' scans are partitioned by
-            // export file (`run::file_groups`), and `int_lead_users` groups a join's output by
-            // its key and one more column.
+            // partitions (DataFusion's default: 4): `int_lead_users` groups a join's output by
+            // the join key and one more column, with one aggregate instead of two.
             .set_u64("datafusion.optimizer.subset_repartition_threshold", 2);
         if let Some(p) = self.options.target_partitions {
             config = config.with_target_partitions(p.max(1));
@@ -150,15 +147,10 @@ impl Engine {
 
     /// A session state with `config` and `runtime`, and Clearsight's functions registered.
     pub fn state(&self, config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
-        // Scans are regrouped by export file before DataFusion plans their distribution.
-        let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> =
-            vec![Arc::new(crate::run::file_groups::GroupScansByFile)];
-        rules.extend(PhysicalOptimizer::new().rules);
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
-            .with_physical_optimizer_rules(rules)
             .build();
         crate::udf::register_state(&mut state, self.rules.clone())?;
         Ok(state)
