@@ -14,6 +14,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
 
 use crate::real_exports::{config, source};
+use crate::runner::{ga_line, DAY, JAN5};
 use crate::support::{fixture_sources, rows, TestProject};
 
 fn parse(text: &str) -> Parsed {
@@ -323,19 +324,12 @@ async fn ga4_events_are_stored_by_session_and_sessions_stream_by() {
 /// event belongs to its own file, so the join must keep them all.
 #[tokio::test]
 async fn a_join_of_the_events_on_their_file_keeps_every_event() {
-    let line = |user: &str, second: i64| {
-        format!(
-            r#"{{"event_timestamp":"{}","event_name":"page_view","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{second}"}}}}],"user_pseudo_id":"{user}"}}"#,
-            second * 1_000_000
-        ) + "\n"
-    };
     let project = TestProject::new(
         "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
     );
-    let jan5 = 1_704_412_800;
     for day in 0..4i64 {
         let text: String = (0..5)
-            .map(|i| line(&format!("u{i}"), jan5 + day * 86_400 + i))
+            .map(|i| ga_line(&format!("u{i}"), JAN5 + day * DAY + i * 1_000_000))
             .collect();
         project.write(&format!("data/events_2024010{}.json", 5 + day), &text);
     }

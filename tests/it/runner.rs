@@ -225,15 +225,15 @@ fn selection_follows_dbt_syntax() {
     assert!(dag::select(&models, &["nope".to_string()]).is_err());
 }
 
-fn ga_line(user: &str, at_micros: i64) -> String {
+pub(crate) fn ga_line(user: &str, at_micros: i64) -> String {
     format!(
         r#"{{"event_timestamp":"{at_micros}","event_name":"page_view","event_params":[{{"key":"ga_session_id","value":{{"int_value":"{}"}}}}],"user_pseudo_id":"{user}"}}"#,
         at_micros / 1_000_000
     ) + "\n"
 }
 
-const JAN5: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
-const DAY: i64 = 86_400_000_000;
+pub(crate) const JAN5: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
+pub(crate) const DAY: i64 = 86_400_000_000;
 
 /// A project loading GA4 files from `data/`, with no model yet.
 fn ga4_project_without_models() -> TestProject {

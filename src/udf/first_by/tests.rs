@@ -113,6 +113,13 @@ async fn filter_skips_rows_and_a_group_without_rows_is_null() {
     assert_eq!(whole, ["| x |"]);
 }
 
+/// `ours` and DataFusion's `theirs` give the same row for each of [`six_hundred_rows`]' 37 groups.
+async fn same_per_group(ctx: &SessionContext, ours: &str, theirs: &str) {
+    let ours = rows(ctx, ours).await;
+    assert_eq!(ours.len(), 37);
+    assert_eq!(ours, rows(ctx, theirs).await);
+}
+
 /// 600 rows over 37 groups in two partitions, times colliding, every (at, line) distinct (101
 /// and 600 are coprime), a NULL value every 11th row.
 async fn six_hundred_rows() -> SessionContext {
@@ -134,22 +141,17 @@ async fn six_hundred_rows() -> SessionContext {
 async fn agrees_with_ordered_first_value() {
     // DataFusion's own ordered FIRST_VALUE.
     let ctx = six_hundred_rows().await;
-    let ours = rows(
-        &ctx,
-        "SELECT g, first_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g",
-    )
-    .await;
-    let theirs = rows(&ctx, ORDERED_FIRST_VALUE).await;
-    assert_eq!(ours.len(), 37);
-    assert_eq!(ours, theirs);
+    let ours = "SELECT g, first_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g";
+    same_per_group(&ctx, ours, ORDERED_FIRST_VALUE).await;
     // Under a FILTER that is NULL where v is (only the kept rows' keys are encoded).
     let filtered = |agg: &str| {
         format!("SELECT g, {agg} FILTER (WHERE v > 'v5') AS v FROM t GROUP BY g ORDER BY g")
     };
-    let ours = rows(&ctx, &filtered("first_by(v, at, line)")).await;
-    let theirs = rows(&ctx, &filtered("FIRST_VALUE(v ORDER BY at, line)")).await;
-    assert_eq!(ours.len(), 37);
-    assert_eq!(ours, theirs);
+    let (ours, theirs) = (
+        filtered("first_by(v, at, line)"),
+        filtered("FIRST_VALUE(v ORDER BY at, line)"),
+    );
+    same_per_group(&ctx, &ours, &theirs).await;
 }
 
 #[tokio::test]
@@ -185,18 +187,12 @@ async fn last_by_takes_the_latest_time_then_line_across_partitions() {
 #[tokio::test]
 async fn last_by_agrees_with_first_value_ordered_descending() {
     let ctx = six_hundred_rows().await;
-    let ours = rows(
+    same_per_group(
         &ctx,
         "SELECT g, last_by(v, at, line) AS v FROM t GROUP BY g ORDER BY g",
-    )
-    .await;
-    let theirs = rows(
-        &ctx,
         "SELECT g, FIRST_VALUE(v ORDER BY at DESC, line DESC) AS v FROM t GROUP BY g ORDER BY g",
     )
     .await;
-    assert_eq!(ours.len(), 37);
-    assert_eq!(ours, theirs);
 }
 
 /// Regression (10M events: `stg_ga_sessions` 21 s): `size()`, asked after every batch, summed
