@@ -15,10 +15,13 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::TrackConsumersPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::config::Project;
 use crate::error::{Error, Result};
+use crate::run::file_groups::GroupScansByFile;
 use crate::run::publish::Published;
 use crate::udf::channel::ChannelRules;
 use crate::warehouse::{store_root_url, Warehouse};
@@ -112,7 +115,8 @@ impl Engine {
             // that order, so the order holds across a partition's files.
             .set_bool("datafusion.execution.split_file_groups_by_statistics", true)
             // An input hash-partitioned on some of a grouping's keys satisfies it from 2
-            // partitions (DataFusion's default: 4): `int_lead_users` groups a join's output by
+            // partitions (DataFusion's default: 4): the GA4 events' scans are partitioned by
+            // export file (`run::file_groups`), and `int_lead_users` groups a join's output by
             // the join key and one more column, with one aggregate instead of two.
             .set_u64("datafusion.optimizer.subset_repartition_threshold", 2);
         if let Some(p) = self.options.target_partitions {
@@ -146,11 +150,19 @@ impl Engine {
     }
 
     /// A session state with `config` and `runtime`, and Clearsight's functions registered.
+    /// Scans are regrouped by export file ([`GroupScansByFile`]) before DataFusion plans their
+    /// distribution, unless `CLEARSIGHT_SCANS_BY_FILE=off` (to measure what the rule saves).
     pub fn state(&self, config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
+        let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> = Vec::new();
+        if std::env::var("CLEARSIGHT_SCANS_BY_FILE").as_deref() != Ok("off") {
+            rules.push(Arc::new(GroupScansByFile));
+        }
+        rules.extend(PhysicalOptimizer::new().rules);
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_physical_optimizer_rules(rules)
             .build();
         crate::udf::register_state(&mut state, self.rules.clone())?;
         Ok(state)

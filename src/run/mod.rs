@@ -8,6 +8,7 @@ pub mod audit;
 pub mod check;
 pub mod dag;
 pub mod execute;
+pub mod file_groups;
 pub mod incremental;
 pub mod lineage;
 pub mod model;

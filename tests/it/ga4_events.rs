@@ -321,7 +321,8 @@ async fn ga4_events_are_stored_by_session_and_sessions_stream_by() {
 /// hash-partitioned by `source_file` (so that the sessions' grouping skipped its final
 /// aggregate) let a partitioned join on `source_file` leave that side unrepartitioned, while
 /// the other side was hashed: at 1M events this join found 467,607 of 995,775 events. Every
-/// event belongs to its own file, so the join must keep them all.
+/// event belongs to its own file, so the join must keep them all. Now each file goes to the
+/// partition DataFusion's hashing sends its name to, and the declaration is true.
 #[tokio::test]
 async fn a_join_of_the_events_on_their_file_keeps_every_event() {
     let project = TestProject::new(
@@ -345,11 +346,14 @@ async fn a_join_of_the_events_on_their_file_keeps_every_event() {
         let set = format!("SET datafusion.optimizer.hash_join_single_partition_{setting} = 0");
         session.sql(&set).await.unwrap().collect().await.unwrap();
     }
-    let joined = rows(
-        &session,
-        "SELECT COUNT(*) FROM ga_events e JOIN (SELECT DISTINCT lower(source_file) AS source_file \
-         FROM ga_events) f ON e.source_file = f.source_file",
-    )
-    .await;
-    assert_eq!(joined, [["20"]]);
+    let join = "SELECT COUNT(*) FROM ga_events e JOIN (SELECT DISTINCT lower(source_file) \
+                AS source_file FROM ga_events) f ON e.source_file = f.source_file";
+    // The scan is declared partitioned by its file: only the other side is hashed.
+    let plan = rows(&session, &format!("EXPLAIN {join}"))
+        .await
+        .concat()
+        .join("\n");
+    assert!(plan.contains("HashJoinExec: mode=Partitioned"), "{plan}");
+    assert_eq!(plan.matches("RepartitionExec").count(), 1, "{plan}");
+    assert_eq!(rows(&session, join).await, [["20"]]);
 }

@@ -6,6 +6,9 @@ use std::time::{Duration, SystemTime};
 use clearsight::observe::Silent;
 use clearsight::workspace::{Overrides, Workspace};
 
+use clearsight::run::RunOptions;
+
+use crate::runner::{ga4_project_without_models, ga_line, DAY, JAN5};
 use crate::support::{rows, TestProject};
 
 const SOURCES: &str = "warehouse: warehouse\nreporting_currency: USD\nsources:\n  - {kind: generic_spend, path: spend/costs.csv}\n";
@@ -162,4 +165,91 @@ fn crm_exports_reloaded_under_their_names_keep_one_version_per_lead() {
     );
     let leads = query("SELECT COUNT(*) = COUNT(DISTINCT lead_id) AS one_each FROM stg_leads");
     assert_eq!(leads.trim(), "one_each\ntrue");
+}
+
+/// A GA4 day exported again with a late event is a second loaded file of the same source file.
+/// Scans of `ga_events` put each source file's files in one partition, by the hash of its name,
+/// and declare it (`src/run/file_groups.rs`), so the sessions are grouped once per partition,
+/// with no final merge: both versions of the day must land in the same partition, or a session
+/// would have two rows (and `stg_ga_sessions`' unique test would fail the run).
+#[tokio::test]
+async fn a_ga4_day_exported_again_keeps_one_row_per_session_in_its_file() {
+    let project = ga4_project_without_models();
+    let sessions = crate::support::repo().join("queries/staging/stg_ga_sessions.sql");
+    project.write(
+        "queries/stg_ga_sessions.sql",
+        &std::fs::read_to_string(sessions).unwrap(),
+    );
+    // Eight days; a's session starts 2 s into Jan 7 (GA4 session ids are the start in seconds),
+    // one user a day from Jan 8.
+    let jan7 = JAN5 + 2 * DAY;
+    project.write("data/events_20240105.json", &ga_line("b", JAN5 + 7_000_000));
+    project.write("data/events_20240106.json", &ga_line("c", JAN5 + DAY + 5));
+    for (user, day) in ["d", "e", "f", "g", "h"].into_iter().zip(3..) {
+        let file = format!("data/events_202401{:02}.json", 5 + day);
+        project.write(&file, &ga_line(user, JAN5 + day * DAY + 9));
+    }
+    let day = ga_line("a", jan7 + 2_000_100) + &ga_line("a", jan7 + 2_000_200);
+    project.write("data/events_20240107.json", &day);
+    let mut ctx = project.workspace();
+    // Two partitions for nine files of about the same size.
+    ctx.engine.target_partitions = Some(2);
+    ctx.load(&Silent).await.unwrap();
+    // Jan 7 again, with an earlier event of a's session (the same second, the same id).
+    project.write(
+        "data/events_20240107.json",
+        &(ga_line("a", jan7 + 2_000_001) + &day),
+    );
+    ctx.load(&Silent).await.unwrap();
+
+    let session = ctx.session().await.unwrap();
+    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
+        .await
+        .unwrap();
+    let files = rows(
+        &session,
+        "SELECT COUNT(DISTINCT source_file), COUNT(*) FROM ga_events",
+    )
+    .await;
+    assert_eq!(
+        files,
+        [["8", "12"]],
+        "eight days, Jan 7 loaded twice (2 + 3 events)"
+    );
+    let plan = rows(
+        &session,
+        "EXPLAIN SELECT source_file, user_pseudo_id, ga_session_id, MIN(event_at) \
+         FROM ga_events GROUP BY 1, 2, 3",
+    )
+    .await
+    .concat()
+    .join("\n");
+    assert!(plan.contains("mode=SinglePartitioned"), "{plan}");
+    assert!(!plan.contains("RepartitionExec"), "{plan}");
+
+    let options = RunOptions {
+        full_refresh: true,
+        ..Default::default()
+    };
+    let report = ctx.runner(session, &Silent).run(&options).await.unwrap();
+    assert!(report.published, "{report:?}");
+    let session = ctx.query_session().await.unwrap();
+    let got = rows(
+        &session,
+        "SELECT user_pseudo_id, CAST(first_event_at AS VARCHAR) FROM stg_ga_sessions ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        got,
+        [
+            ["a", "2024-01-07T00:00:02.000001Z"],
+            ["b", "2024-01-05T00:00:07Z"],
+            ["c", "2024-01-06T00:00:00.000005Z"],
+            ["d", "2024-01-08T00:00:00.000009Z"],
+            ["e", "2024-01-09T00:00:00.000009Z"],
+            ["f", "2024-01-10T00:00:00.000009Z"],
+            ["g", "2024-01-11T00:00:00.000009Z"],
+            ["h", "2024-01-12T00:00:00.000009Z"],
+        ]
+    );
 }

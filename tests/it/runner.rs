@@ -236,7 +236,7 @@ pub(crate) const JAN5: i64 = 1_704_412_800_000_000; // 2024-01-05T00:00:00Z
 pub(crate) const DAY: i64 = 86_400_000_000;
 
 /// A project loading GA4 files from `data/`, with no model yet.
-fn ga4_project_without_models() -> TestProject {
+pub(crate) fn ga4_project_without_models() -> TestProject {
     let project = TestProject::new(
         "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
     );
