@@ -90,6 +90,21 @@ pub struct Engine {
     pub rules: Arc<ChannelRules>,
 }
 
+/// Whether scans are grouped by export file ([`GroupScansByFile`]): yes, unless
+/// `CLEARSIGHT_SCANS_BY_FILE` is `off`; a value other than `on` or `off` is a usage error
+/// naming the variable.
+fn scans_by_file() -> Result<bool> {
+    const VARIABLE: &str = "CLEARSIGHT_SCANS_BY_FILE";
+    match std::env::var(VARIABLE).as_deref() {
+        Err(_) | Ok("on") => Ok(true),
+        Ok("off") => Ok(false),
+        Ok(other) => Err(Error::Config {
+            file: format!("environment ({VARIABLE})"),
+            message: format!("{other:?} is neither on nor off"),
+        }),
+    }
+}
+
 impl Engine {
     /// The session settings every engine uses (Ballista adds its own on top): DataFusion's
     /// defaults, then any `DATAFUSION_*` environment variable (as datafusion-cli reads them,
@@ -154,7 +169,7 @@ impl Engine {
     /// distribution, unless `CLEARSIGHT_SCANS_BY_FILE=off` (to measure what the rule saves).
     pub fn state(&self, config: SessionConfig, runtime: Arc<RuntimeEnv>) -> Result<SessionState> {
         let mut rules: Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>> = Vec::new();
-        if std::env::var("CLEARSIGHT_SCANS_BY_FILE").as_deref() != Ok("off") {
+        if scans_by_file()? {
             rules.push(Arc::new(GroupScansByFile));
         }
         rules.extend(PhysicalOptimizer::new().rules);

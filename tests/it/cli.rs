@@ -445,3 +445,26 @@ fn a_bad_compression_variable_is_a_usage_error() {
         }
     }
 }
+
+/// `CLEARSIGHT_SCANS_BY_FILE` is `on` or `off`: anything else is a usage error naming it.
+#[test]
+fn a_bad_scans_by_file_variable_is_a_usage_error() {
+    let project = tiny_project();
+    let run = |value: &str| {
+        crate::support::bin_in(project.path())
+            .env("CLEARSIGHT_SCANS_BY_FILE", value)
+            .args(["query", "SELECT 1"])
+            .output()
+            .unwrap()
+    };
+    let out = run("of");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("CLEARSIGHT_SCANS_BY_FILE") && stderr.contains("\"of\""),
+        "{stderr}"
+    );
+    for value in ["on", "off"] {
+        assert_eq!(run(value).status.code(), Some(0), "{value}");
+    }
+}
