@@ -155,8 +155,8 @@ fn by_hash(
 }
 
 /// Whether no group holds more than half again its share of the bytes (2 partitions: 75%):
-/// beyond that one core would do most of the work, and DataFusion's split by bytes is faster
-/// despite the repartition and the final aggregate.
+/// beyond that one core would scan most of the files while the other waits, where DataFusion's
+/// split by bytes keeps both busy, at the cost of the repartition and the final aggregate.
 fn even_enough(groups: &[FileGroup]) -> bool {
     let bytes = |g: &FileGroup| g.iter().map(|f| f.object_meta.size).sum::<u64>();
     let total: u64 = groups.iter().map(bytes).sum();
