@@ -50,10 +50,7 @@ async fn empty_loaded_tables_are_readable_on_ballista() {
         .await
         .unwrap();
     ctx.engine.kind = EngineKind::Ballista { scheduler };
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     let sql = "SELECT (SELECT COUNT(*) FROM ad_spend) + (SELECT COUNT(*) FROM crm_leads) AS n";
     assert_eq!(crate::support::number(&session, sql).await, 0.0);
 }

@@ -14,7 +14,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
 
 use crate::real_exports::{config, source};
-use crate::runner::{ga_line, DAY, JAN5};
+use crate::runner::{ga4_project_without_models, ga_line, DAY, JAN5};
 use crate::support::{fixture_sources, rows, TestProject};
 
 fn parse(text: &str) -> Parsed {
@@ -185,10 +185,7 @@ async fn ga4_files_loaded_before_the_url_columns_are_read_again() {
         2,
         "the fixture's two good events"
     );
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     // Line 1's landing page is ?gclid=abc123&utm_campaign=Brand from www.google.com.
     let got = rows(
         &session,
@@ -325,9 +322,7 @@ async fn ga4_events_are_stored_by_session_and_sessions_stream_by() {
 /// partition DataFusion's hashing sends its name to, and the declaration is true.
 #[tokio::test]
 async fn a_join_of_the_events_on_their_file_keeps_every_event() {
-    let project = TestProject::new(
-        "warehouse: warehouse\nsources:\n  - {kind: ga4_json, path: data/events_*.json}\n",
-    );
+    let project = ga4_project_without_models();
     for day in 0..4i64 {
         let text: String = (0..5)
             .map(|i| ga_line(&format!("u{i}"), JAN5 + day * DAY + i * 1_000_000))
@@ -337,10 +332,7 @@ async fn a_join_of_the_events_on_their_file_keeps_every_event() {
     let mut ctx = project.workspace();
     ctx.engine.target_partitions = Some(2);
     ctx.load(&Silent).await.unwrap();
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     // A partitioned join, however small its sides.
     for setting in ["threshold", "threshold_rows"] {
         let set = format!("SET datafusion.optimizer.hash_join_single_partition_{setting} = 0");

@@ -405,10 +405,7 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
     );
     assert_eq!(report.total(|f| f.rows_quarantined), 4 + 4 + 2 + 1 + 1);
 
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     let q = rows(
         &session,
         "SELECT source_file, line, field FROM quarantine ORDER BY source_file, line",
@@ -425,10 +422,7 @@ async fn load_reconciles_counts_keeps_quarantine_and_reloads_nothing() {
         "second load must skip every file"
     );
     assert_eq!(again.total(|f| f.rows_loaded), 0);
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     let after = rows(&session, "SELECT (SELECT COUNT(*) FROM ga_events) AS e, (SELECT COUNT(*) FROM crm_leads) AS l, (SELECT COUNT(*) FROM quarantine) AS q").await;
     assert_eq!(after, vec![v(&["2", "3", "12"])]);
 }
@@ -449,10 +443,7 @@ async fn memory_object_store_round_trip() {
         files.iter().any(|f| f.starts_with("raw/ga_events/")),
         "{files:?}"
     );
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     let got = rows(&session, "SELECT SUM(cost) FROM ad_spend").await;
     assert_eq!(
         got[0][0].parse::<f64>().unwrap(),

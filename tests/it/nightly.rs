@@ -177,10 +177,7 @@ async fn finding_the_new_days_leaves_the_shared_tables_whole() {
     project.write("data/events_20240309.json", &night_two());
     let ctx = project.workspace();
     ctx.load(&Silent).await.unwrap();
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     let count = "SELECT COUNT(*) FROM ga_events";
     let all = rows(&session, count).await;
     let files = ctx.warehouse.list("raw/ga_events/").await.unwrap();

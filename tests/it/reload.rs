@@ -27,10 +27,7 @@ fn write_costs(project: &TestProject, cost: &str, modified: SystemTime) {
 }
 
 async fn spend(ctx: &Workspace) -> Vec<Vec<String>> {
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(ctx).await;
     rows(&session, "SELECT cost FROM ad_spend ORDER BY cost").await
 }
 
@@ -133,10 +130,7 @@ async fn a_ga4_export_copied_under_a_new_name_is_loaded_once() {
         .unwrap();
     assert!(copy.skipped, "same content: skipped by the manifest");
     assert_eq!(copy.content_hash, first.files[0].content_hash);
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     let count = rows(&session, "SELECT COUNT(*) FROM ga_events").await;
     assert_eq!(count[0][0], first.files[0].rows_loaded.to_string());
 }
@@ -203,10 +197,7 @@ async fn a_ga4_day_exported_again_keeps_one_row_per_session_in_its_file() {
     );
     ctx.load(&Silent).await.unwrap();
 
-    let session = ctx.session().await.unwrap();
-    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
-        .await
-        .unwrap();
+    let session = crate::support::loaded_session(&ctx).await;
     let files = rows(
         &session,
         "SELECT COUNT(DISTINCT source_file), COUNT(*) FROM ga_events",

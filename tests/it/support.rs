@@ -107,6 +107,15 @@ sources:
     )
 }
 
+/// A local or remote session of `ctx`'s engine with the loaded tables registered by name.
+pub async fn loaded_session(ctx: &Workspace) -> SessionContext {
+    let session = ctx.session().await.unwrap();
+    clearsight::run::tables::register_loaded(&session, &ctx.warehouse)
+        .await
+        .unwrap();
+    session
+}
+
 /// Rows of a query, each cell as text (NULL as "NULL").
 pub async fn rows(ctx: &SessionContext, sql: &str) -> Vec<Vec<String>> {
     let batches = ctx
